@@ -1,0 +1,77 @@
+# MangaAssist developer commands. `make run` and `make test` set everything up on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Prefer CPython 3.13 (the Lambda runtime); fall back to 3.12 / 3.11 where it is missing.
+PYTHON_CANDIDATES := $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13 \
+	$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.12 python3.11 python3
+PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && echo $(p))))
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+PORT ?= 3000
+WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the commands
+	@grep -E '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/dev.lock layers/mangaassist/requirements.txt
+	@test -n "$(PYTHON)" || { echo "no Python >= 3.11 found" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.lock
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## create .venv and install the pinned dependencies
+
+$(SAM_VENV)/.installed: requirements/sam.lock
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements/sam.lock
+	@touch $@
+
+.PHONY: test
+test: $(VENV)/.installed ## run the whole test suite (unit, integration against moto server, concurrency)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff and sam validate --lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(SAM) validate --lint --template template.yaml
+
+.PHONY: format
+format: $(VENV)/.installed ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+.PHONY: run
+run: $(VENV)/.installed ## start the embedded local stack on 127.0.0.1 (Ctrl-C stops it)
+	PORT=$(PORT) WORKERS=$(WORKERS) $(PY) -m local.run
+
+.PHONY: bench-breaker
+bench-breaker: $(VENV)/.installed ## fleet of 8 processes: this breaker vs Powertools' vs pybreaker
+	$(PY) -m bench.breaker_fleet
+
+.PHONY: build
+build: $(SAM_VENV)/.installed ## sam build (no Docker needed: makefile build method, aarch64 wheels)
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --template template.yaml
+
+.PHONY: lock
+lock: ## re-pin requirements/dev.lock from requirements/dev.in (needs network to PyPI)
+	rm -rf /tmp/mangaassist-lock && $(PYTHON) -m venv /tmp/mangaassist-lock
+	/tmp/mangaassist-lock/bin/pip install --quiet -r requirements/dev.in
+	/tmp/mangaassist-lock/bin/pip freeze > requirements/dev.lock
+
+.PHONY: clean
+clean: ## remove build output and caches (keeps the virtualenvs)
+	rm -rf .aws-sam .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -not -path './.venv*' -exec rm -rf {} +
+
+.PHONY: print-python
+print-python:
+	@echo $(PYTHON)

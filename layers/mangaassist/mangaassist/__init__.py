@@ -1,0 +1,1 @@
+"""MangaAssist's fault-tolerance backbone: registry, fleet-wide breaker, capability-aware chat."""

@@ -1,0 +1,199 @@
+"""DynamoDB adapter for the circuit store: one item per circuit, all in the "circuits" partition."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mangaassist.breaker.model import CircuitRecord, CircuitState, Override
+from mangaassist.breaker.store import (
+    CircuitStore,
+    LostRaceError,
+    NotClosedError,
+    StateStoreError,
+)
+from mangaassist.registry import STATE_CIRCUITS_PK
+
+# Attributes a transition owns; the override and the failure map are written elsewhere.
+_TRANSITION_FIELDS = (
+    "state",
+    "opened_at",
+    "open_until",
+    "reopen_count",
+    "probe_owner",
+    "lease_until",
+    "probe_successes",
+    "reason",
+    "updated_at",
+)
+
+
+def _num(value: Any) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def _to_record(item: dict[str, Any]) -> CircuitRecord:
+    fb = item.get("fb", {}).get("M", {})
+    return CircuitRecord(
+        service=item["sk"]["S"],
+        state=CircuitState(item.get("state", {}).get("S", "CLOSED")),
+        version=int(item.get("version", {}).get("N", "0")),
+        failure_buckets={int(k): int(v["N"]) for k, v in fb.items()},
+        opened_at=_num(item.get("opened_at", {}).get("N")),
+        open_until=_num(item.get("open_until", {}).get("N")),
+        reopen_count=int(item.get("reopen_count", {}).get("N", "0")),
+        probe_owner=item.get("probe_owner", {}).get("S", ""),
+        lease_until=_num(item.get("lease_until", {}).get("N")),
+        probe_successes=int(item.get("probe_successes", {}).get("N", "0")),
+        override=Override(item.get("override", {}).get("S", "none")),
+        reason=item.get("reason", {}).get("S", ""),
+        updated_at=_num(item.get("updated_at", {}).get("N")),
+    )
+
+
+def _attr(value: Any) -> dict[str, str]:
+    if isinstance(value, CircuitState | Override):
+        return {"S": value.value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int | float | Decimal):
+        return {"N": repr(round(float(value), 3)) if isinstance(value, float) else str(value)}
+    raise TypeError(f"cannot store {value!r}")
+
+
+def _is_conditional_failure(err: ClientError) -> bool:
+    return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoCircuitStore(CircuitStore):
+    """Talks to the state table through a low-level client the caller configured (timeouts, retries)."""
+
+    def __init__(self, table_name: str, client: Any):
+        self.table_name = table_name
+        self.client = client
+        self._known: set[str] = set()  # circuits whose item this environment knows exists
+
+    def _key(self, service: str) -> dict[str, dict[str, str]]:
+        return {"pk": {"S": STATE_CIRCUITS_PK}, "sk": {"S": service}}
+
+    def load_all(self) -> dict[str, CircuitRecord]:
+        records: dict[str, CircuitRecord] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": STATE_CIRCUITS_PK}},
+            "ConsistentRead": True,
+        }
+        try:
+            while True:
+                page = self.client.query(**kwargs)
+                for item in page.get("Items", []):
+                    record = _to_record(item)
+                    records[record.service] = record
+                if "LastEvaluatedKey" not in page:
+                    return records
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as err:
+            raise StateStoreError(str(err)) from err
+
+    def add_failure(self, service: str, bucket: int, stale_buckets: list[int], now: float) -> CircuitRecord:
+        names = {"#state": "state", "#b": str(bucket)}
+        remove = []
+        for i, stale in enumerate(stale_buckets):
+            names[f"#s{i}"] = str(stale)
+            remove.append(f"fb.#s{i}")
+        expression = "ADD fb.#b :one"
+        if remove:
+            expression += " REMOVE " + ", ".join(remove)
+        try:
+            self._ensure_item(service, now)
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(service),
+                UpdateExpression=expression,
+                ConditionExpression="#state = :closed",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":one": {"N": "1"}, ":closed": {"S": "CLOSED"}},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as err:
+            if _is_conditional_failure(err) and "Item" in err.response:
+                raise NotClosedError(_to_record(err.response["Item"])) from err
+            raise StateStoreError(str(err)) from err
+        except BotoCoreError as err:
+            raise StateStoreError(str(err)) from err
+        return _to_record(response["Attributes"])
+
+    def _ensure_item(self, service: str, now: float) -> None:
+        """Create the circuit's item on first use; the nested ADD needs its map to exist."""
+        if service in self._known:
+            return
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    **self._key(service),
+                    "state": {"S": "CLOSED"},
+                    "version": {"N": "0"},
+                    "fb": {"M": {}},
+                    "override": {"S": "none"},
+                    "updated_at": _attr(now),
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as err:
+            if not _is_conditional_failure(err):
+                raise
+        self._known.add(service)
+
+    def compare_and_set(self, expected_version: int, new: CircuitRecord) -> CircuitRecord:
+        names = {f"#{f}": f for f in _TRANSITION_FIELDS}
+        names["#version"] = "version"
+        values = {f":{f}": _attr(getattr(new, f)) for f in _TRANSITION_FIELDS}
+        values[":expected"] = {"N": str(expected_version)}
+        values[":next"] = {"N": str(expected_version + 1)}
+        values[":empty"] = {"M": {}}
+        sets = [f"#{f} = :{f}" for f in _TRANSITION_FIELDS] + ["#version = :next"]
+        # Every transition starts a fresh failure window: counts from before it are history.
+        sets.append("fb = :empty")
+        condition = "#version = :expected"
+        if expected_version == 0:
+            condition = "attribute_not_exists(#version) OR #version = :expected"
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(new.service),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as err:
+            if _is_conditional_failure(err):
+                item = err.response.get("Item")
+                raise LostRaceError(_to_record(item) if item else None) from err
+            raise StateStoreError(str(err)) from err
+        except BotoCoreError as err:
+            raise StateStoreError(str(err)) from err
+        self._known.add(new.service)
+        return _to_record(response["Attributes"])
+
+    def set_override(self, service: str, override: Override, now: float) -> CircuitRecord:
+        try:
+            self._ensure_item(service, now)
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(service),
+                UpdateExpression="SET #o = :o, updated_at = :now",
+                ExpressionAttributeNames={"#o": "override"},
+                ExpressionAttributeValues={":o": {"S": override.value}, ":now": _attr(now)},
+                ReturnValues="ALL_NEW",
+            )
+        except (ClientError, BotoCoreError) as err:
+            raise StateStoreError(str(err)) from err
+        return _to_record(response["Attributes"])

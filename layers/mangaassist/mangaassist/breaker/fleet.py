@@ -1,0 +1,384 @@
+"""The fleet-wide circuit breaker: one execution environment's view of circuits shared through the state store.
+
+Per environment: an in-memory snapshot of every circuit, refreshed by one Query at most every
+``cache_ttl_s``. Healthy calls read the snapshot and write nothing. Failures are counted fleet-wide
+with an atomic ADD that only lands while the circuit is CLOSED; every transition is a compare-and-set
+on the circuit's version, so exactly one environment wins each one. After the open period exactly one
+caller in the fleet wins the probe lease. If the store itself is slow or gone, the breaker keeps
+working on its last snapshot plus local counting and reports ``state_store`` as degraded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from mangaassist.breaker.failure import (
+    FailureKind,
+    ServiceUnavailableError,
+    classify,
+)
+from mangaassist.breaker.model import (
+    CircuitInfo,
+    CircuitRecord,
+    CircuitState,
+    Override,
+    Transition,
+    bucket_start,
+)
+from mangaassist.breaker.store import (
+    CircuitStore,
+    LostRaceError,
+    NotClosedError,
+    StateStoreError,
+)
+from mangaassist.breaker.telemetry import BreakerTelemetry
+from mangaassist.registry import REGISTRY, ServiceSpec
+
+logger = logging.getLogger("mangaassist.breaker")
+
+T = TypeVar("T")
+BUCKETS_PER_WINDOW = 6
+
+
+def _default_owner() -> str:
+    # Lambda names each execution environment's log stream uniquely; add randomness for local workers.
+    stream = os.getenv("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+    return f"{stream[-12:]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class CircuitBreakers:
+    """All circuits of one execution environment. Create once per environment (module scope)."""
+
+    def __init__(
+        self,
+        store: CircuitStore,
+        *,
+        registry: Mapping[str, ServiceSpec] = REGISTRY,
+        clock: Callable[[], float] = time.time,
+        cache_ttl_s: float = 1.0,
+        store_retry_after_s: float = 5.0,
+        owner_id: str | None = None,
+        telemetry: BreakerTelemetry | None = None,
+        on_transition: Callable[[Transition], None] | None = None,
+    ):
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.cache_ttl_s = cache_ttl_s
+        self.store_retry_after_s = store_retry_after_s
+        self.owner_id = owner_id or _default_owner()
+        self.telemetry = telemetry or BreakerTelemetry()
+        self.on_transition = on_transition
+        self._snapshot: dict[str, CircuitRecord] = {}
+        self._loaded_at = float("-inf")
+        self._store_down_until = float("-inf")
+        self._store_error: str | None = None
+        self._local_failures: dict[str, deque[float]] = {}
+        self._lock = threading.RLock()
+
+    # ---------------------------------------------------------------- reading state
+
+    def _refresh(self, force: bool = False) -> None:
+        now = self.clock()
+        if not force and now - self._loaded_at < self.cache_ttl_s:
+            return
+        if now < self._store_down_until:
+            return
+        try:
+            records = self.store.load_all()
+        except StateStoreError as err:
+            self._mark_store_down(err)
+            return
+        with self._lock:
+            self._snapshot = records
+            self._loaded_at = now
+            self._store_error = None
+
+    def _mark_store_down(self, err: Exception) -> None:
+        # Back off instead of hammering a store that is already struggling; the snapshot carries on.
+        now = self.clock()
+        self._store_down_until = now + self.store_retry_after_s
+        self._loaded_at = now
+        if self._store_error is None:
+            logger.warning("state_store_degraded", extra={"error": str(err)[:300]})
+        self._store_error = str(err)[:300]
+
+    def record(self, service: str) -> CircuitRecord:
+        self._refresh()
+        return self._snapshot.get(service) or CircuitRecord(service=service)
+
+    def snapshot(self, refresh: bool = True) -> dict[str, CircuitRecord]:
+        """Every registry circuit as this environment sees it now."""
+        if refresh:
+            self._refresh()
+        return {name: self._snapshot.get(name) or CircuitRecord(service=name) for name in self.registry}
+
+    @property
+    def state_store_degraded(self) -> bool:
+        return self._store_error is not None
+
+    def is_available(self, service: str) -> bool:
+        """True when a call to ``service`` would go to the network rather than to the fallback."""
+        rec = self.record(service)
+        if rec.override in (Override.DISABLED, Override.FORCED_CLOSED):
+            return True
+        if rec.override is Override.FORCED_OPEN:
+            return False
+        return rec.state is CircuitState.CLOSED
+
+    def capability_map(self) -> dict[str, bool]:
+        """Which services the orchestrator can use right now (design Q34), from one snapshot."""
+        self._refresh()
+        return {name: self.is_available(name) for name in self.registry}
+
+    def info(self, service: str) -> CircuitInfo:
+        rec = self.record(service)
+        return CircuitInfo(service, rec.state, rec.override, rec.open_until, rec.reason)
+
+    # ---------------------------------------------------------------- calling through the breaker
+
+    def call(self, service: str, fn: Callable[..., T], *args: Any,
+             fallback: Callable[[CircuitInfo], T] | None = None, **kwargs: Any) -> T:
+        """Call ``fn`` guarded by ``service``'s circuit.
+
+        When the circuit is open, or the call fails in a way that counts, ``fallback(info)`` is
+        returned if given; otherwise ServiceUnavailableError is raised. A 4xx (or any error that is not
+        a dependency outage) propagates unchanged and is not counted.
+        """
+        spec = self.registry[service]
+        rec = self.record(service)
+        if rec.override is Override.DISABLED:
+            return fn(*args, **kwargs)
+        if rec.override is Override.FORCED_OPEN:
+            return self._short_circuit(spec, fallback)
+        probing = False
+        if rec.override is not Override.FORCED_CLOSED and rec.state is not CircuitState.CLOSED:
+            probing = self._try_acquire_probe(spec, rec)
+            if not probing:
+                return self._short_circuit(spec, fallback)
+        return self._invoke(spec, fn, args, kwargs, fallback, probing=probing,
+                            counted=rec.override is not Override.FORCED_CLOSED)
+
+    def guard(self, service: str, fallback: Callable[[CircuitInfo], Any] | None = None):
+        """Decorator form of :meth:`call`."""
+
+        def decorator(fn):
+            def wrapper(*args, **kwargs):
+                return self.call(service, fn, *args, fallback=fallback, **kwargs)
+
+            wrapper.__wrapped__ = fn
+            wrapper.__name__ = getattr(fn, "__name__", "guarded")
+            return wrapper
+
+        return decorator
+
+    def _invoke(self, spec: ServiceSpec, fn, args, kwargs, fallback, *, probing: bool, counted: bool):
+        started = time.perf_counter()
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:
+            kind = classify(exc)
+            if kind is None:
+                if probing:
+                    # The dependency answered (with our mistake); the probe proved it is reachable.
+                    self._probe_succeeded(spec)
+                raise
+            self.telemetry.failure(spec, kind)
+            if counted:
+                self._on_failure(spec, kind, probing)
+            if fallback is not None:
+                return fallback(self.info(spec.name))
+            raise ServiceUnavailableError(spec.name, kind) from exc
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.telemetry.latency(spec, elapsed_ms)
+        if elapsed_ms > spec.slow_call_ms:
+            self.telemetry.failure(spec, FailureKind.SLOW)
+            if counted:
+                self._on_failure(spec, FailureKind.SLOW, probing)
+        elif probing:
+            self._probe_succeeded(spec)
+        return result
+
+    def _short_circuit(self, spec: ServiceSpec, fallback):
+        self.telemetry.short_circuited(spec)
+        if fallback is not None:
+            return fallback(self.info(spec.name))
+        raise ServiceUnavailableError(spec.name, FailureKind.CIRCUIT_OPEN)
+
+    # ---------------------------------------------------------------- failures and transitions
+
+    def _on_failure(self, spec: ServiceSpec, kind: FailureKind, probing: bool) -> None:
+        if probing:
+            self._probe_failed(spec, kind)
+            return
+        now = self.clock()
+        bucket_seconds = max(1, spec.breaker.window_seconds // BUCKETS_PER_WINDOW)
+        bucket = bucket_start(now, bucket_seconds)
+        known = self._snapshot.get(spec.name)
+        oldest = bucket - spec.breaker.window_seconds + bucket_seconds
+        stale = sorted(b for b in (known.failure_buckets if known else {}) if b < oldest)
+        if now < self._store_down_until:
+            self._count_locally(spec, kind, now)
+            return
+        try:
+            rec = self.store.add_failure(spec.name, bucket, stale, now)
+        except NotClosedError as lost:
+            self._remember(lost.current)
+            return
+        except StateStoreError as err:
+            self._mark_store_down(err)
+            self._count_locally(spec, kind, now)
+            return
+        self._remember(rec)
+        failures = rec.failures_in_window(now, spec.breaker.window_seconds, bucket_seconds)
+        if failures >= spec.breaker.failure_threshold:
+            self._open(spec, rec, reason=f"{kind.value}_threshold", failures=failures)
+
+    def _count_locally(self, spec: ServiceSpec, kind: FailureKind, now: float) -> None:
+        """Store unreachable: this environment protects itself with its own count until it is back."""
+        window = self._local_failures.setdefault(spec.name, deque())
+        window.append(now)
+        while window and window[0] < now - spec.breaker.window_seconds:
+            window.popleft()
+        current = self._snapshot.get(spec.name) or CircuitRecord(service=spec.name)
+        if current.state is CircuitState.CLOSED and len(window) >= spec.breaker.failure_threshold:
+            opened = current.with_changes(state=CircuitState.OPEN, opened_at=now,
+                                          open_until=now + spec.breaker.open_seconds,
+                                          reason="local_count_store_unreachable")
+            with self._lock:
+                self._snapshot[spec.name] = opened
+            window.clear()
+            self._notify(spec, Transition(spec.name, CircuitState.CLOSED, CircuitState.OPEN,
+                                          opened.reason, now, spec.breaker.failure_threshold))
+
+    def _open(self, spec: ServiceSpec, rec: CircuitRecord, *, reason: str, failures: int = 0) -> bool:
+        now = self.clock()
+        opened = rec.with_changes(state=CircuitState.OPEN, opened_at=now,
+                                  open_until=now + spec.breaker.open_seconds, reopen_count=0,
+                                  probe_owner="", lease_until=0.0, probe_successes=0,
+                                  reason=reason, updated_at=now, failure_buckets={})
+        return self._transition(spec, rec, opened, failures)
+
+    def _transition(self, spec: ServiceSpec, before: CircuitRecord, after: CircuitRecord,
+                    failures: int = 0) -> bool:
+        try:
+            written = self.store.compare_and_set(before.version, after)
+        except LostRaceError as lost:
+            if lost.current is not None:
+                self._remember(lost.current)
+            return False
+        except StateStoreError as err:
+            self._mark_store_down(err)
+            return False
+        self._remember(written)
+        if before.state is not written.state:
+            self._notify(spec, Transition(spec.name, before.state, written.state, written.reason,
+                                          written.updated_at or self.clock(), failures))
+        return True
+
+    def _remember(self, rec: CircuitRecord) -> None:
+        with self._lock:
+            self._snapshot[rec.service] = rec
+
+    def _notify(self, spec: ServiceSpec, transition: Transition) -> None:
+        self.telemetry.transition(spec, transition)
+        if self.on_transition is not None:
+            try:
+                self.on_transition(transition)
+            except Exception:  # a hook must never break the protected call
+                logger.exception("on_transition hook failed")
+
+    # ---------------------------------------------------------------- probing
+
+    def _try_acquire_probe(self, spec: ServiceSpec, rec: CircuitRecord) -> bool:
+        now = self.clock()
+        if now < self._store_down_until:
+            # No store, no fleet-wide lease: a locally opened circuit re-closes on its own timer.
+            if rec.state is CircuitState.OPEN and now >= rec.open_until and rec.reason.startswith("local"):
+                self._remember(rec.with_changes(state=CircuitState.CLOSED, reason="local_timer"))
+                return False
+            return False
+        due = (rec.state is CircuitState.OPEN and now >= rec.open_until) or (
+            rec.state is CircuitState.HALF_OPEN and now >= rec.lease_until
+        )
+        if not due:
+            return False
+        leased = rec.with_changes(state=CircuitState.HALF_OPEN, probe_owner=self.owner_id,
+                                  lease_until=now + spec.breaker.probe_lease_seconds,
+                                  reason="probe", updated_at=now, failure_buckets={})
+        return self._transition(spec, rec, leased)
+
+    def _probe_succeeded(self, spec: ServiceSpec) -> None:
+        rec = self._snapshot.get(spec.name)
+        if rec is None or rec.state is not CircuitState.HALF_OPEN or rec.probe_owner != self.owner_id:
+            return
+        now = self.clock()
+        successes = rec.probe_successes + 1
+        if successes >= spec.breaker.probe_successes:
+            after = rec.with_changes(state=CircuitState.CLOSED, probe_owner="", lease_until=0.0,
+                                     probe_successes=0, reopen_count=0, reason="probe_succeeded",
+                                     opened_at=0.0, open_until=0.0, updated_at=now, failure_buckets={})
+        else:
+            # Release the lease so the next caller anywhere in the fleet runs the next probe.
+            after = rec.with_changes(probe_owner="", lease_until=now, probe_successes=successes,
+                                     reason="probe_succeeded", updated_at=now)
+        self._transition(spec, rec, after)
+
+    def _probe_failed(self, spec: ServiceSpec, kind: FailureKind) -> None:
+        rec = self._snapshot.get(spec.name)
+        if rec is None or rec.state is not CircuitState.HALF_OPEN or rec.probe_owner != self.owner_id:
+            return
+        now = self.clock()
+        reopen = rec.reopen_count + 1
+        open_for = min(spec.breaker.open_seconds * 2 ** (reopen - 1), spec.breaker.max_open_seconds)
+        after = rec.with_changes(state=CircuitState.OPEN, opened_at=now, open_until=now + open_for,
+                                 reopen_count=reopen, probe_owner="", lease_until=0.0,
+                                 probe_successes=0, reason=f"probe_failed_{kind.value}", updated_at=now)
+        self._transition(spec, rec, after)
+
+    # ---------------------------------------------------------------- operator and pinger entry points
+
+    def force_open(self, service: str, reason: str) -> bool:
+        """Open a CLOSED circuit fleet-wide (e.g. the health pinger saw it fail); False if not CLOSED
+        or another writer got there first."""
+        spec = self.registry[service]
+        self._refresh(force=True)
+        rec = self._snapshot.get(service) or CircuitRecord(service=service)
+        if rec.state is not CircuitState.CLOSED:
+            return False
+        return self._open(spec, rec, reason=reason)
+
+    def probe(self, service: str, fn: Callable[[], Any]) -> bool | None:
+        """Use ``fn`` (e.g. a health ping) as the fleet's single probe if the circuit is due for one.
+
+        Returns None when no probe was due or another caller holds the lease, True when the probe
+        succeeded, False when it failed.
+        """
+        spec = self.registry[service]
+        self._refresh(force=True)
+        rec = self._snapshot.get(service) or CircuitRecord(service=service)
+        if rec.state is CircuitState.CLOSED or rec.override is not Override.NONE:
+            return None
+        if not self._try_acquire_probe(spec, rec):
+            return None
+        try:
+            self._invoke(spec, fn, (), {}, None, probing=True, counted=True)
+        except ServiceUnavailableError:
+            return False
+        current = self._snapshot.get(service)
+        return current is not None and current.state is not CircuitState.OPEN
+
+    def set_override(self, service: str, override: Override | str) -> CircuitRecord:
+        """Fleet-wide manual override; every environment obeys it within its cache TTL."""
+        spec = self.registry[service]
+        rec = self.store.set_override(spec.name, Override(override), self.clock())
+        self._remember(rec)
+        logger.warning("circuit_override", extra={"service": service, "override": rec.override.value})
+        return rec
