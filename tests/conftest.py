@@ -41,8 +41,12 @@ def aws_env(moto_server, monkeypatch):
 
 
 def dynamodb_client(endpoint: str, **config):
-    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="ap-northeast-1",
-                        config=Config(retries={"max_attempts": 1}, **config))
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="ap-northeast-1",
+        config=Config(retries={"max_attempts": 1}, **config),
+    )
 
 
 def create_state_table(endpoint: str, name: str | None = None) -> str:

@@ -212,8 +212,7 @@ def test_probe_successes_are_counted_in_the_store():
     from dataclasses import replace
 
     registry = dict(REGISTRY)
-    registry["catalog"] = replace(REGISTRY["catalog"], breaker=replace(REGISTRY["catalog"].breaker,
-                                                                        probe_successes=2))
+    registry["catalog"] = replace(REGISTRY["catalog"], breaker=replace(REGISTRY["catalog"].breaker, probe_successes=2))
     store = InMemoryCircuitStore()
     clock = Clock()
     a, _, _, _ = make(store, clock, owner_id="a", registry=registry)

@@ -7,10 +7,10 @@ counted (design Q17).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class FailureKind(str, Enum):
+class FailureKind(StrEnum):
     TIMEOUT = "timeout"
     ERROR = "error"
     THROTTLED = "throttled"
@@ -62,12 +62,23 @@ class ServiceUnavailableError(Exception):
         return f"{self.service}_unavailable"
 
 
-_THROTTLE_CODES = {"ThrottlingException", "TooManyRequestsException", "Throttling",
-                   "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-                   "ServiceQuotaExceededException"}
-_SERVER_CODES = {"ServiceUnavailableException", "InternalServerException", "InternalFailure",
-                 "ServiceUnavailable", "ModelNotReadyException", "ModelTimeoutException",
-                 "ModelErrorException"}
+_THROTTLE_CODES = {
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "Throttling",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ServiceQuotaExceededException",
+}
+_SERVER_CODES = {
+    "ServiceUnavailableException",
+    "InternalServerException",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ModelNotReadyException",
+    "ModelTimeoutException",
+    "ModelErrorException",
+}
 
 
 def classify(exc: BaseException) -> FailureKind | None:

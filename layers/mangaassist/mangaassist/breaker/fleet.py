@@ -144,8 +144,14 @@ class CircuitBreakers:
 
     # ---------------------------------------------------------------- calling through the breaker
 
-    def call(self, service: str, fn: Callable[..., T], *args: Any,
-             fallback: Callable[[CircuitInfo], T] | None = None, **kwargs: Any) -> T:
+    def call(
+        self,
+        service: str,
+        fn: Callable[..., T],
+        *args: Any,
+        fallback: Callable[[CircuitInfo], T] | None = None,
+        **kwargs: Any,
+    ) -> T:
         """Call ``fn`` guarded by ``service``'s circuit.
 
         When the circuit is open, or the call fails in a way that counts, ``fallback(info)`` is
@@ -163,8 +169,9 @@ class CircuitBreakers:
             probing = self._try_acquire_probe(spec, rec)
             if not probing:
                 return self._short_circuit(spec, fallback)
-        return self._invoke(spec, fn, args, kwargs, fallback, probing=probing,
-                            counted=rec.override is not Override.FORCED_CLOSED)
+        return self._invoke(
+            spec, fn, args, kwargs, fallback, probing=probing, counted=rec.override is not Override.FORCED_CLOSED
+        )
 
     def guard(self, service: str, fallback: Callable[[CircuitInfo], Any] | None = None):
         """Decorator form of :meth:`call`."""
@@ -249,25 +256,44 @@ class CircuitBreakers:
             window.popleft()
         current = self._snapshot.get(spec.name) or CircuitRecord(service=spec.name)
         if current.state is CircuitState.CLOSED and len(window) >= spec.breaker.failure_threshold:
-            opened = current.with_changes(state=CircuitState.OPEN, opened_at=now,
-                                          open_until=now + spec.breaker.open_seconds,
-                                          reason="local_count_store_unreachable")
+            opened = current.with_changes(
+                state=CircuitState.OPEN,
+                opened_at=now,
+                open_until=now + spec.breaker.open_seconds,
+                reason="local_count_store_unreachable",
+            )
             with self._lock:
                 self._snapshot[spec.name] = opened
             window.clear()
-            self._notify(spec, Transition(spec.name, CircuitState.CLOSED, CircuitState.OPEN,
-                                          opened.reason, now, spec.breaker.failure_threshold))
+            self._notify(
+                spec,
+                Transition(
+                    spec.name,
+                    CircuitState.CLOSED,
+                    CircuitState.OPEN,
+                    opened.reason,
+                    now,
+                    spec.breaker.failure_threshold,
+                ),
+            )
 
     def _open(self, spec: ServiceSpec, rec: CircuitRecord, *, reason: str, failures: int = 0) -> bool:
         now = self.clock()
-        opened = rec.with_changes(state=CircuitState.OPEN, opened_at=now,
-                                  open_until=now + spec.breaker.open_seconds, reopen_count=0,
-                                  probe_owner="", lease_until=0.0, probe_successes=0,
-                                  reason=reason, updated_at=now, failure_buckets={})
+        opened = rec.with_changes(
+            state=CircuitState.OPEN,
+            opened_at=now,
+            open_until=now + spec.breaker.open_seconds,
+            reopen_count=0,
+            probe_owner="",
+            lease_until=0.0,
+            probe_successes=0,
+            reason=reason,
+            updated_at=now,
+            failure_buckets={},
+        )
         return self._transition(spec, rec, opened, failures)
 
-    def _transition(self, spec: ServiceSpec, before: CircuitRecord, after: CircuitRecord,
-                    failures: int = 0) -> bool:
+    def _transition(self, spec: ServiceSpec, before: CircuitRecord, after: CircuitRecord, failures: int = 0) -> bool:
         try:
             written = self.store.compare_and_set(before.version, after)
         except LostRaceError as lost:
@@ -279,8 +305,12 @@ class CircuitBreakers:
             return False
         self._remember(written)
         if before.state is not written.state:
-            self._notify(spec, Transition(spec.name, before.state, written.state, written.reason,
-                                          written.updated_at or self.clock(), failures))
+            self._notify(
+                spec,
+                Transition(
+                    spec.name, before.state, written.state, written.reason, written.updated_at or self.clock(), failures
+                ),
+            )
         return True
 
     def _remember(self, rec: CircuitRecord) -> None:
@@ -310,9 +340,14 @@ class CircuitBreakers:
         )
         if not due:
             return False
-        leased = rec.with_changes(state=CircuitState.HALF_OPEN, probe_owner=self.owner_id,
-                                  lease_until=now + spec.breaker.probe_lease_seconds,
-                                  reason="probe", updated_at=now, failure_buckets={})
+        leased = rec.with_changes(
+            state=CircuitState.HALF_OPEN,
+            probe_owner=self.owner_id,
+            lease_until=now + spec.breaker.probe_lease_seconds,
+            reason="probe",
+            updated_at=now,
+            failure_buckets={},
+        )
         return self._transition(spec, rec, leased)
 
     def _probe_succeeded(self, spec: ServiceSpec) -> None:
@@ -322,13 +357,23 @@ class CircuitBreakers:
         now = self.clock()
         successes = rec.probe_successes + 1
         if successes >= spec.breaker.probe_successes:
-            after = rec.with_changes(state=CircuitState.CLOSED, probe_owner="", lease_until=0.0,
-                                     probe_successes=0, reopen_count=0, reason="probe_succeeded",
-                                     opened_at=0.0, open_until=0.0, updated_at=now, failure_buckets={})
+            after = rec.with_changes(
+                state=CircuitState.CLOSED,
+                probe_owner="",
+                lease_until=0.0,
+                probe_successes=0,
+                reopen_count=0,
+                reason="probe_succeeded",
+                opened_at=0.0,
+                open_until=0.0,
+                updated_at=now,
+                failure_buckets={},
+            )
         else:
             # Release the lease so the next caller anywhere in the fleet runs the next probe.
-            after = rec.with_changes(probe_owner="", lease_until=now, probe_successes=successes,
-                                     reason="probe_succeeded", updated_at=now)
+            after = rec.with_changes(
+                probe_owner="", lease_until=now, probe_successes=successes, reason="probe_succeeded", updated_at=now
+            )
         self._transition(spec, rec, after)
 
     def _probe_failed(self, spec: ServiceSpec, kind: FailureKind) -> None:
@@ -338,9 +383,17 @@ class CircuitBreakers:
         now = self.clock()
         reopen = rec.reopen_count + 1
         open_for = min(spec.breaker.open_seconds * 2 ** (reopen - 1), spec.breaker.max_open_seconds)
-        after = rec.with_changes(state=CircuitState.OPEN, opened_at=now, open_until=now + open_for,
-                                 reopen_count=reopen, probe_owner="", lease_until=0.0,
-                                 probe_successes=0, reason=f"probe_failed_{kind.value}", updated_at=now)
+        after = rec.with_changes(
+            state=CircuitState.OPEN,
+            opened_at=now,
+            open_until=now + open_for,
+            reopen_count=reopen,
+            probe_owner="",
+            lease_until=0.0,
+            probe_successes=0,
+            reason=f"probe_failed_{kind.value}",
+            updated_at=now,
+        )
         self._transition(spec, rec, after)
 
     # ---------------------------------------------------------------- operator and pinger entry points

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 
 
-class CircuitState(str, Enum):
+class CircuitState(StrEnum):
     CLOSED = "CLOSED"
     OPEN = "OPEN"
     HALF_OPEN = "HALF_OPEN"
@@ -16,7 +16,7 @@ class CircuitState(str, Enum):
         return self.value
 
 
-class Override(str, Enum):
+class Override(StrEnum):
     """Fleet-wide manual override an operator sets per circuit."""
 
     NONE = "none"

@@ -93,8 +93,12 @@ class InMemoryCircuitStore(CircuitStore):
             if stored_version != expected_version:
                 raise LostRaceError(current)
             # Like the DynamoDB store: a transition keeps the override and starts a fresh failure window.
-            written = replace(new, version=expected_version + 1, failure_buckets={},
-                              override=current.override if current else new.override)
+            written = replace(
+                new,
+                version=expected_version + 1,
+                failure_buckets={},
+                override=current.override if current else new.override,
+            )
             self._items[new.service] = written
             return written
 

@@ -29,8 +29,13 @@ class BreakerTelemetry:
     def emit(self, spec: ServiceSpec, name: str, value: float, unit: str) -> None:
         from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-        with single_metric(name=name, unit=MetricUnit(unit), value=value, namespace=METRIC_NAMESPACE,
-                           default_dimensions={"service": spec.name}):
+        with single_metric(
+            name=name,
+            unit=MetricUnit(unit),
+            value=value,
+            namespace=METRIC_NAMESPACE,
+            default_dimensions={"service": spec.name},
+        ):
             pass
 
     def failure(self, spec: ServiceSpec, kind: FailureKind) -> None:
