@@ -101,3 +101,11 @@ def test_streak_is_counted_beyond_the_history_length():
     assert len(health.history) == HISTORY_LENGTH
     assert health.consecutive_failures == HISTORY_LENGTH + 5
     assert health.failing_since == 0.0
+
+
+def test_a_late_success_between_failures_breaks_the_streak_where_it_belongs():
+    health = merged(failed(0.0), failed(120.0))
+    assert health.consecutive_failures == 2
+    late = merge_ping(health, ok(60.0), CATALOG)
+    assert late.consecutive_failures == 1
+    assert late.failing_since == 120.0

@@ -15,6 +15,7 @@ alone could not trim the list and recompute the summary in the same atomic step.
 
 from __future__ import annotations
 
+import random
 import statistics
 import threading
 import time
@@ -37,7 +38,8 @@ WARN_ERROR_RATE = 0.05  # the design's dashboard shows a service at 5 % errors a
 HEALTH_TTL_S = 24 * 3600  # a service nobody pings any more disappears from the table after a day
 BANNER_TTL_S = 3600  # refreshed every minute while active, so a banner outlives a dead pinger by an hour at most
 STALE_AFTER_S = 180  # three missed pings: `/status` should say "unknown" rather than trust old news
-MAX_WRITE_ATTEMPTS = 5
+MAX_WRITE_ATTEMPTS = 10
+RETRY_BACKOFF_S = 0.01  # jittered, times the attempt number: contending writers spread out instead of colliding again
 
 STATUS_OK = "ok"
 STATUS_WARN = "warn"
@@ -132,28 +134,30 @@ def health_status(spec: ServiceSpec, history: Sequence[PingResult], consecutive_
 def merge_ping(previous: ServiceHealth | None, result: PingResult, spec: ServiceSpec) -> ServiceHealth:
     """``previous`` with one more ping: history kept in time order and trimmed, summary recomputed.
 
-    A ping older than the newest one already recorded (an overlapping invocation that finished late)
-    joins the history in its place but does not move the streak: the streak follows the newest ping.
+    The failure streak is read off the time-ordered history, so a ping from an overlapping invocation
+    that lands late still counts in its place. Only when every ping in the (bounded) history failed
+    does the streak carry on from the stored count, which is how it can outgrow the history.
     """
-    history = list(previous.history) if previous else []
-    history.append(result)
-    history.sort(key=lambda r: r.at)
-    history = history[-HISTORY_LENGTH:]
-    newest = previous is None or not previous.history or result.at >= previous.checked_at
-    consecutive = previous.consecutive_failures if previous else 0
-    failing_since = previous.failing_since if previous else None
-    if newest:
-        if result.ok:
-            consecutive, failing_since = 0, None
-        else:
-            consecutive += 1
-            failing_since = failing_since if failing_since is not None else result.at
+    history = sorted([*(previous.history if previous else ()), result], key=lambda r: r.at)[-HISTORY_LENGTH:]
+    trailing = 0
+    for ping in reversed(history):
+        if ping.ok:
+            break
+        trailing += 1
+    if trailing < len(history):
+        consecutive = trailing
+        failing_since = history[-trailing].at if trailing else None
+    else:
+        carried = previous.consecutive_failures if previous else 0
+        consecutive = max(trailing, carried + (0 if result.ok else 1))
+        earlier = previous.failing_since if previous and previous.failing_since is not None else history[0].at
+        failing_since = min(earlier, history[0].at)
     return ServiceHealth(
         service=result.service,
         status=health_status(spec, history, consecutive),
         latency_ms=typical_latency_ms(history),
         error_rate=round(error_rate(history), 4),
-        checked_at=max(r.at for r in history),
+        checked_at=history[-1].at,
         consecutive_failures=consecutive,
         history=tuple(history),
         failing_since=failing_since,
@@ -312,7 +316,9 @@ class HealthStore:
 
     def _record_one(self, result: PingResult, previous: ServiceHealth | None, now: float) -> ServiceHealth:
         spec = self.registry[result.service]
-        for _ in range(MAX_WRITE_ATTEMPTS):
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, RETRY_BACKOFF_S * attempt))
             merged = merge_ping(previous, result, spec)
             try:
                 return self._put_health(merged, expected_version=previous.version if previous else None, now=now)
