@@ -1,0 +1,260 @@
+"""Relays every SNS record of an alarm event to Slack and PagerDuty, each channel at most once per SNS message.
+
+Per record: parse (never raises) -> claim the transition in the state table (older than the last relayed one:
+not news) -> for each channel, an idempotent delivery keyed on (MessageId, channel) through Powertools
+Idempotency. A channel that fails retryably does not stop the other channel or the other records; after all
+records, the invocation raises so Lambda retries it, and the retry re-posts only what did not get through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import requests
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+from mangaassist.alerting import pagerduty, slack
+from mangaassist.alerting.channel_secrets import SecretReader
+from mangaassist.alerting.delivery import DELIVERED, REJECTED, post_json, scrub
+from mangaassist.alerting.impact import Impact, assess
+from mangaassist.alerting.notification import ALARM, OK, AlarmNotification, Envelope, GenericNotice, parse_event
+from mangaassist.alerting.settings import RelaySettings
+from mangaassist.alerting.transitions import DynamoTransitionLedger
+from mangaassist.aws_clients import client
+from mangaassist.observability import logger, metrics
+
+SLACK = "slack"
+PAGERDUTY = "pagerduty"
+CHANNELS = (SLACK, PAGERDUTY)
+IDEMPOTENCY_KEY_PREFIX = "alarm-relay"
+
+# Channel outcomes reported per record.
+NOT_APPLICABLE = "not_applicable"  # e.g. INSUFFICIENT_DATA for PagerDuty
+NOT_CONFIGURED = "not_configured"  # secret id unset or secret still empty
+ALREADY_SENT = "already_sent"  # idempotency replay: an earlier attempt delivered (or was rejected)
+FAILED = "failed"  # retryable; the invocation raises at the end
+STALE = "stale"  # an older transition than the last relayed for this alarm
+
+# Answers that mean "this secret is no longer the right one": worth one fresh read of the secret.
+_STALE_SECRET_STATUSES = {400, 401, 403, 404, 410}
+
+
+class AlarmRelayError(Exception):
+    """Some deliveries failed retryably; raised after every record was tried so Lambda retries the event."""
+
+    def __init__(self, failures: list[str]):
+        super().__init__(f"{len(failures)} delivery(ies) will be retried: " + "; ".join(failures))
+        self.failures = failures
+
+
+class AlarmRelay:
+    def __init__(
+        self,
+        settings: RelaySettings,
+        secrets: SecretReader,
+        ledger: DynamoTransitionLedger,
+        persistence_store: BasePersistenceLayer,
+        session: requests.Session | None = None,
+    ):
+        self.settings = settings
+        self.secrets = secrets
+        self.ledger = ledger
+        self.session = session or requests.Session()
+        self.idempotency = IdempotencyConfig(
+            expires_after_seconds=settings.idempotency_ttl_s,
+            raise_on_no_idempotency_key=True,
+            response_hook=_mark_replayed,
+        )
+        self._deliver_once = idempotent_function(
+            self._deliver,
+            data_keyword_argument="delivery",
+            persistence_store=persistence_store,
+            config=self.idempotency,
+            key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        )
+
+    def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        if context is not None:
+            # Lets an attempt killed by the Lambda timeout release its in-progress marker for the retry.
+            self.idempotency.register_lambda_context(context)
+        summaries: list[dict[str, Any]] = []
+        failures: list[str] = []
+        for envelope in parse_event(event):
+            summary = self.relay(envelope)
+            summaries.append(summary)
+            failures += [
+                f"{channel} for {envelope.message_id}" for channel, out in summary["channels"].items() if out == FAILED
+            ]
+        if failures:
+            metrics.add_metric(name="AlarmRelayRetriedDeliveries", unit=MetricUnit.Count, value=len(failures))
+            raise AlarmRelayError(failures)
+        return {"records": summaries}
+
+    def relay(self, envelope: Envelope) -> dict[str, Any]:
+        notice = envelope.notice
+        summary: dict[str, Any] = {"message_id": envelope.message_id, "channels": {}}
+        if isinstance(notice, AlarmNotification):
+            summary.update(alarm=notice.alarm_name, state=notice.new_state, kind=notice.kind)
+            if not self._is_news(envelope, notice):
+                summary["channels"] = dict.fromkeys(CHANNELS, STALE)
+                return summary
+        else:
+            summary.update(kind="generic_notice")
+            metrics.add_metric(name="AlarmRelayGenericNotices", unit=MetricUnit.Count, value=1)
+            logger.warning(
+                "unrecognised message on the alarm topic, relaying it as a generic notice",
+                extra={"message_id": envelope.message_id, "why": notice.why, "subject": notice.subject},
+            )
+        impact = assess(notice, self.settings.runbook_base_url)
+        summary.update(severity=impact.severity, services=list(impact.service_names))
+        for channel in CHANNELS:
+            summary["channels"][channel] = self._relay_to(channel, envelope, impact)
+        return summary
+
+    def _is_news(self, envelope: Envelope, notification: AlarmNotification) -> bool:
+        claim = self.ledger.claim(notification, envelope.message_id)
+        if not claim.checked:
+            logger.warning(
+                "could not check the alarm's last relayed transition; relaying it as news",
+                extra={
+                    "alarm_name": notification.alarm_name,
+                    "message_id": envelope.message_id,
+                    "problem": claim.problem,
+                },
+            )
+        if claim.is_news:
+            return True
+        metrics.add_metric(name="AlarmRelayStaleTransitions", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "older transition than the last one relayed for this alarm; not posted as news",
+            extra={
+                "alarm_name": notification.alarm_name,
+                "message_id": envelope.message_id,
+                "state": notification.new_state,
+                "state_change_time": notification.state_change_time_raw,
+                "relayed_state": claim.newer_state,
+                "relayed_state_change_time": claim.newer_change,
+            },
+        )
+        return False
+
+    def _applies(self, channel: str, notice: AlarmNotification | GenericNotice) -> bool:
+        if channel == SLACK:
+            return True
+        return isinstance(notice, AlarmNotification) and notice.new_state in (ALARM, OK)
+
+    def _secret_id(self, channel: str) -> str:
+        return (
+            self.settings.slack_webhook_secret_id if channel == SLACK else self.settings.pagerduty_routing_key_secret_id
+        )
+
+    def _relay_to(self, channel: str, envelope: Envelope, impact: Impact) -> str:
+        if not self._applies(channel, envelope.notice):
+            return NOT_APPLICABLE
+        secret_id = self._secret_id(channel)
+        log = {"channel": channel, "message_id": envelope.message_id, "alarm_name": _alarm_name(envelope)}
+        try:
+            secret = self.secrets.read(secret_id)
+            if secret is None:
+                metrics.add_metric(name="AlarmRelayChannelNotConfigured", unit=MetricUnit.Count, value=1)
+                logger.warning(
+                    f"{channel} is not configured: secret {secret_id or '(no secret id set)'} is empty or missing; "
+                    "skipping this channel",
+                    extra={**log, "secret_id": secret_id},
+                )
+                return NOT_CONFIGURED
+            result = self._deliver_once(
+                channel, envelope, impact, delivery={"message_id": envelope.message_id, "channel": channel}
+            )
+        except Exception as err:
+            # Every failure here is retried by raising after all records; its text may quote a request, so scrub it.
+            metrics.add_metric(name="AlarmRelayDeliveryFailures", unit=MetricUnit.Count, value=1)
+            logger.error(
+                "delivery failed; the event will be retried",
+                extra={**log, "error": type(err).__name__, "detail": scrub(str(err), self._known_secrets())},
+            )
+            return FAILED
+        outcome = ALREADY_SENT if result.get("replayed") else result["outcome"]
+        if outcome == DELIVERED:
+            metrics.add_metric(
+                name=f"AlarmRelay{'Slack' if channel == SLACK else 'PagerDuty'}Delivered",
+                unit=MetricUnit.Count,
+                value=1,
+            )
+            logger.info("delivered", extra={**log, "status": result["status"]})
+        elif outcome == REJECTED:
+            metrics.add_metric(name="AlarmRelayRejected", unit=MetricUnit.Count, value=1)
+            logger.error(
+                f"{channel} rejected the message; not retried (fix the payload or the secret)",
+                extra={**log, "status": result["status"], "response": result["detail"]},
+            )
+        else:
+            logger.info("already sent by an earlier attempt; not posted again", extra={**log, "was": result["outcome"]})
+        return outcome
+
+    def _request(self, channel: str, envelope: Envelope, impact: Impact, secret: str) -> tuple[str, dict[str, Any]]:
+        notice = envelope.notice
+        if channel == SLACK:
+            return secret, slack.message(envelope, impact, self.settings.dashboard_url)
+        assert isinstance(notice, AlarmNotification)
+        body = pagerduty.event(envelope, notice, impact, secret, self.settings.dashboard_url)
+        assert body is not None
+        return self.settings.pagerduty_events_url, body
+
+    def _deliver(self, channel: str, envelope: Envelope, impact: Impact, *, delivery: dict[str, str]) -> dict[str, Any]:
+        """Runs at most once to completion per (MessageId, channel); its result is what a retry gets back."""
+        secret_id = self._secret_id(channel)
+        secret = self.secrets.read(secret_id) or ""
+        url, body = self._request(channel, envelope, impact, secret)
+        result = post_json(self.session, channel, url, body, self.settings.http_timeout, (secret,))
+        if result.outcome == REJECTED and result.status in _STALE_SECRET_STATUSES:
+            # A rotated webhook or routing key answers 4xx while the old value sits in the cache: read it once
+            # more, and only if it changed, post again. Otherwise the rejection stands.
+            fresh = self.secrets.read(secret_id, force_fetch=True) or ""
+            if fresh and fresh != secret:
+                logger.info(
+                    "secret changed since it was cached; posting once more",
+                    extra={"channel": channel, "secret_id": secret_id},
+                )
+                url, body = self._request(channel, envelope, impact, fresh)
+                result = post_json(self.session, channel, url, body, self.settings.http_timeout, (secret, fresh))
+        return {"outcome": result.outcome, "status": result.status, "detail": result.detail}
+
+    def _known_secrets(self) -> Iterable[str]:
+        for secret_id in (self.settings.slack_webhook_secret_id, self.settings.pagerduty_routing_key_secret_id):
+            try:
+                value = self.secrets.read(secret_id)
+            except Exception:  # noqa: S112 - scrubbing must never fail the error path it protects
+                continue
+            if value:
+                yield value
+
+
+def _alarm_name(envelope: Envelope) -> str:
+    return envelope.notice.alarm_name if isinstance(envelope.notice, AlarmNotification) else ""
+
+
+def _mark_replayed(response: Any, _record: Any) -> Any:
+    return {**response, "replayed": True} if isinstance(response, dict) else response
+
+
+def relay_from_env() -> AlarmRelay:
+    """The relay one execution environment uses: settings, AWS clients and the HTTP session built once."""
+    settings = RelaySettings.from_env()
+    dynamodb = client("dynamodb", hot_path=False)
+    return AlarmRelay(
+        settings,
+        secrets=SecretReader(
+            SecretsProvider(boto3_client=client("secretsmanager", hot_path=False)), settings.secret_max_age_s
+        ),
+        ledger=DynamoTransitionLedger(settings.state_table, dynamodb, settings.alarm_memory_days),
+        persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb),
+    )

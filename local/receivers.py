@@ -1,0 +1,226 @@
+"""Local HTTP receivers standing in for Slack's incoming webhooks and PagerDuty's Events API v2.
+
+Each receiver runs in-process on 127.0.0.1, records every request it gets (thread-safe), and answers with a
+configurable response: one steady answer, or a sequence consumed one per request before falling back to the
+steady one. Canned bodies match what the real services answer (Slack: plain-text error codes; PagerDuty:
+JSON with status/message/dedup_key), so the relay's handling of each answer is exercised as in production.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# What Slack's incoming webhooks answer (api.slack.com/messaging/webhooks#handling_errors).
+SLACK_BODIES = {
+    200: "ok",
+    400: "invalid_payload",
+    403: "action_prohibited",
+    404: "channel_not_found",
+    410: "channel_is_archived",
+    429: "rate_limited",
+    500: "rollup_error",
+}
+# What PagerDuty's Events API v2 answers (developer.pagerduty.com, "Send an Alert Event" responses).
+PAGERDUTY_BODIES: dict[int, dict[str, Any]] = {
+    400: {"status": "invalid event", "message": "Event object is invalid", "errors": ["'routing_key' is invalid"]},
+    429: {"status": "throttle event", "message": "Requests for this service are arriving too quickly."},
+    500: {"status": "error", "message": "Internal server error"},
+}
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+
+@dataclass(frozen=True)
+class CannedResponse:
+    status: int = 200
+    body: bytes | str | Callable[[ReceivedRequest], bytes | str] = b""
+    content_type: str = "text/plain"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0  # answer this late (to exercise the caller's timeout)
+
+
+def slack_response(status: int, delay_s: float = 0.0) -> CannedResponse:
+    headers = {"Retry-After": "1"} if status == 429 else {}
+    return CannedResponse(status, SLACK_BODIES.get(status, "error"), "text/plain", headers, delay_s)
+
+
+def _pagerduty_accepted(request: ReceivedRequest) -> str:
+    try:
+        dedup_key = request.json().get("dedup_key", "")
+    except (ValueError, AttributeError):
+        dedup_key = ""
+    return json.dumps({"status": "success", "message": "Event processed", "dedup_key": dedup_key})
+
+
+def pagerduty_response(status: int, delay_s: float = 0.0) -> CannedResponse:
+    if 200 <= status < 300:
+        return CannedResponse(status, _pagerduty_accepted, "application/json", {}, delay_s)
+    body = json.dumps(PAGERDUTY_BODIES.get(status, {"status": "error", "message": f"HTTP {status}"}))
+    headers = {"Retry-After": "1"} if status == 429 else {}
+    return CannedResponse(status, body, "application/json", headers, delay_s)
+
+
+class Receiver:
+    """One HTTP endpoint on 127.0.0.1 that records requests and answers as told."""
+
+    def __init__(self, name: str, respond: Callable[[int, float], CannedResponse], steady_status: int):
+        self.name = name
+        self._respond = respond
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._requests: list[ReceivedRequest] = []
+        self._steady = respond(steady_status, 0.0)
+        self._queue: list[CannedResponse] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- configuration -------------------------------------------------------------------------------------
+    def answer(self, status: int | CannedResponse, delay_s: float = 0.0) -> Receiver:
+        """Answer every request this way from now on (and drop any queued sequence)."""
+        with self._lock:
+            self._steady = status if isinstance(status, CannedResponse) else self._respond(status, delay_s)
+            self._queue = []
+        return self
+
+    def answer_sequence(self, *statuses: int | CannedResponse) -> Receiver:
+        """Answer the next requests in this order, then fall back to the steady answer."""
+        with self._lock:
+            self._queue = [s if isinstance(s, CannedResponse) else self._respond(s, 0.0) for s in statuses]
+        return self
+
+    def _next_response(self) -> CannedResponse:
+        with self._lock:
+            return self._queue.pop(0) if self._queue else self._steady
+
+    # -- what arrived ----------------------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def bodies(self) -> list[Any]:
+        return [r.json() for r in self.requests]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def wait_for(self, count: int, timeout_s: float = 5.0) -> list[ReceivedRequest]:
+        deadline = time.monotonic() + timeout_s
+        with self._arrived:
+            while len(self._requests) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._arrived.wait(remaining)
+            return list(self._requests)
+
+    def _record(self, request: ReceivedRequest) -> None:
+        with self._arrived:
+            self._requests.append(request)
+            self._arrived.notify_all()
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"receiver {self.name} is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self, port: int = 0) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = 10  # idle keep-alive connections release their thread
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                request = ReceivedRequest(
+                    method="POST",
+                    path=self.path,
+                    headers={k: v for k, v in self.headers.items()},
+                    body=self.rfile.read(length) if length else b"",
+                    at=time.time(),
+                )
+                receiver._record(request)
+                canned = receiver._next_response()
+                if canned.delay_s:
+                    time.sleep(canned.delay_s)
+                body = canned.body(request) if callable(canned.body) else canned.body
+                data = body.encode("utf-8") if isinstance(body, str) else body
+                try:
+                    self.send_response(canned.status)
+                    self.send_header("Content-Type", canned.content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    for name, value in canned.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller gave up (its timeout) before the late answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # request lines carry webhook paths, i.e. secrets
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"receiver-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Receiver:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def slack_receiver() -> Receiver:
+    return Receiver("slack", slack_response, 200)
+
+
+def pagerduty_receiver() -> Receiver:
+    return Receiver("pagerduty", pagerduty_response, 202)
+
+
+def main() -> None:
+    """Run both receivers until Ctrl-C, printing where to point SLACK webhook secrets and PAGERDUTY_EVENTS_URL."""
+    with slack_receiver() as slack, pagerduty_receiver() as pager:
+        print(f"slack webhook base: {slack.url}/services/...", flush=True)
+        print(f"PAGERDUTY_EVENTS_URL={pager.url}/v2/enqueue", flush=True)
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
