@@ -58,3 +58,12 @@ class Profile(_Model):
     preferred_language: str | None = None
     favorite_genres: list[str] = Field(default_factory=list)
     points: int = 0
+
+
+class PingResult(_Model):
+    """One health ping of a dependency, made without the breaker (the health pinger's raw observation)."""
+
+    ok: bool
+    latency_ms: float
+    status_code: int | None = None
+    error_class: str | None = None  # None when ok; else timeout | connection | throttled | http_<status> | ...

@@ -1,0 +1,237 @@
+"""The Llm port on Amazon Bedrock's Converse API, behind the llm circuit breaker, with a bounded throttle backoff.
+
+botocore's own retries are off (total_max_attempts=1): a ThrottlingException is retried here, with full-jitter
+exponential backoff, only while the request's deadline leaves room for another attempt; then the breaker
+counts one failure and the caller gets ServiceUnavailableError("llm") and takes the template path.
+Timeouts are the registry's llm timeout capped by the deadline; botocore fixes them per client, so clients
+are kept per timeout bucket. The endpoint comes from AWS_ENDPOINT_URL_BEDROCK_RUNTIME / AWS_ENDPOINT_URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore import exceptions as bx
+from botocore.config import Config
+
+from mangaassist import aws_clients
+from mangaassist.breaker import (
+    CircuitBreakers,
+    DependencyClientError,
+    DependencyError,
+    DependencyThrottledError,
+    DependencyTimeoutError,
+    FailureKind,
+    ServiceUnavailableError,
+)
+from mangaassist.deadline import Deadline
+from mangaassist.downstream.models import PingResult
+from mangaassist.registry import ServiceSpec
+
+logger = logging.getLogger("mangaassist.downstream")
+
+LLM = "llm"
+MODEL_ID_ENV = "BEDROCK_MODEL_ID"
+BEDROCK_SERVICE = "bedrock-runtime"
+MIN_CALL_S = 0.05  # below this there is no point asking the model at all
+TIMEOUT_STEP_S = 0.25  # client timeouts are rounded down to this step, so a handful of clients serve all deadlines
+PING_PROMPT = "ping"
+
+THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"})
+# Our request was wrong for this one prompt: not an outage. Everything else (403 on a missing model grant,
+# 404 on a disabled model, 424, 5xx) makes the LLM unusable for every customer and must open the circuit.
+CLIENT_CODES = frozenset({"ValidationException", "SerializationException"})
+
+
+def _bucket(timeout_s: float) -> float:
+    return max(TIMEOUT_STEP_S, math.floor(timeout_s / TIMEOUT_STEP_S) * TIMEOUT_STEP_S)
+
+
+def _converse_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Accept {"role", "content": str} as well as Converse's content-block lists."""
+    converted = []
+    for message in messages:
+        content = message["content"]
+        if isinstance(content, str):
+            content = [{"text": content}]
+        converted.append({"role": message["role"], "content": content})
+    return converted
+
+
+def _answer_text(response: dict[str, Any]) -> str:
+    try:
+        blocks = response["output"]["message"]["content"]
+        text = "".join(block.get("text", "") for block in blocks if isinstance(block, dict)).strip()
+    except (KeyError, TypeError, AttributeError) as err:
+        raise DependencyError(LLM, "malformed converse response") from err
+    if not text:
+        # A guardrail or filter stopped this answer; the model is fine, this prompt gets the template.
+        raise DependencyClientError(LLM, 200, f"empty answer (stopReason {response.get('stopReason')})")
+    return text
+
+
+def _error_code(err: bx.ClientError) -> tuple[str, int]:
+    code = err.response.get("Error", {}).get("Code", "")
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code, status
+
+
+def _translate(err: bx.ClientError) -> Exception:
+    code, status = _error_code(err)
+    if code in THROTTLE_CODES or (status == 429 and code != "ModelNotReadyException"):
+        return DependencyThrottledError(LLM, code or "HTTP 429", status_code=status)
+    if code == "ModelTimeoutException":
+        return DependencyTimeoutError(LLM, code, status_code=status)
+    if code in CLIENT_CODES:
+        return DependencyClientError(LLM, status, code)
+    return DependencyError(LLM, code or f"HTTP {status}", status_code=status)
+
+
+class BedrockLlm:
+    """The orchestrator's Llm port. Create once per execution environment."""
+
+    def __init__(
+        self,
+        breakers: CircuitBreakers,
+        client: Any | None = None,
+        model_id: str | None = None,
+        *,
+        max_attempts: int = 3,
+        base_backoff_s: float = 0.2,
+        max_backoff_s: float = 2.0,
+        min_attempt_s: float = 0.5,
+        temperature: float = 0.2,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.breakers = breakers
+        self.max_attempts = max_attempts
+        self.base_backoff_s = base_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.min_attempt_s = min_attempt_s  # time another throttled attempt needs to be worth making
+        self.temperature = temperature
+        self._fixed_client = client
+        self._model_id = model_id
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._clients: dict[float, Any] = {}
+        self._session: boto3.session.Session | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def spec(self) -> ServiceSpec:
+        return self.breakers.registry[LLM]
+
+    @property
+    def model_id(self) -> str | None:
+        return self._model_id or os.getenv(MODEL_ID_ENV) or None
+
+    # ------------------------------------------------------------------ the Llm port
+
+    def converse(self, system: str, messages: list[dict[str, Any]], deadline: Deadline, max_tokens: int = 400) -> str:
+        if deadline.remaining() < MIN_CALL_S:
+            logger.warning("deadline_exhausted", extra={"service": LLM})
+            raise ServiceUnavailableError(LLM, FailureKind.TIMEOUT)
+        request: dict[str, Any] = {
+            "messages": _converse_messages(messages),
+            "inferenceConfig": {"maxTokens": max_tokens, "temperature": self.temperature},
+        }
+        if system:
+            request["system"] = [{"text": system}]
+        return self.breakers.call(LLM, self._converse_within_deadline, request, deadline)
+
+    def _converse_within_deadline(self, request: dict[str, Any], deadline: Deadline) -> str:
+        model_id = self.model_id
+        if not model_id:
+            raise DependencyError(LLM, f"{MODEL_ID_ENV} is not set")
+        attempt = 0
+        while True:
+            attempt += 1
+            timeout_s = deadline.timeout_for(self.spec.timeout_ms)
+            try:
+                response = self._client_for(timeout_s).converse(modelId=model_id, **request)
+            except bx.ClientError as err:
+                if _error_code(err)[0] in THROTTLE_CODES and attempt < self.max_attempts:
+                    pause = self._backoff(attempt)
+                    if deadline.remaining() - pause >= self.min_attempt_s:
+                        logger.warning("llm_throttled_backoff", extra={"attempt": attempt, "pause_s": round(pause, 3)})
+                        self._sleep(pause)
+                        continue
+                raise _translate(err) from err
+            except (bx.ReadTimeoutError, bx.ConnectTimeoutError) as err:
+                raise DependencyTimeoutError(LLM, f"no answer within {timeout_s:.2f}s") from err
+            except (bx.ConnectionError, bx.HTTPClientError) as err:
+                raise DependencyError(LLM, f"connection failed ({type(err).__name__})") from err
+            except bx.ParamValidationError as err:
+                raise DependencyClientError(LLM, 400, "invalid converse request") from err
+            return _answer_text(response)
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], so throttled callers spread out."""
+        return self._rng.uniform(0, min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1)))
+
+    # ------------------------------------------------------------------ health ping (no breaker)
+
+    def ping(self, timeout_s: float) -> PingResult:
+        """The cheapest real call: a one-token converse, outside the breaker."""
+        model_id = self.model_id
+        if not model_id:
+            return PingResult(ok=False, latency_ms=0.0, error_class="not_configured")
+        started = time.perf_counter()
+        try:
+            response = self._client_for(timeout_s).converse(
+                modelId=model_id,
+                messages=[{"role": "user", "content": [{"text": PING_PROMPT}]}],
+                inferenceConfig={"maxTokens": 1},
+            )
+        except bx.ClientError as err:
+            code, status = _error_code(err)
+            error_class = "throttled" if code in THROTTLE_CODES else f"http_{status}"
+            return PingResult(ok=False, latency_ms=_since(started), status_code=status or None, error_class=error_class)
+        except (bx.ReadTimeoutError, bx.ConnectTimeoutError):
+            return PingResult(ok=False, latency_ms=_since(started), error_class="timeout")
+        except (bx.ConnectionError, bx.HTTPClientError):
+            return PingResult(ok=False, latency_ms=_since(started), error_class="connection")
+        except bx.BotoCoreError:
+            return PingResult(ok=False, latency_ms=_since(started), error_class="request_error")
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
+        return PingResult(ok=True, latency_ms=_since(started), status_code=status)
+
+    # ------------------------------------------------------------------ clients
+
+    def _client_for(self, timeout_s: float) -> Any:
+        if self._fixed_client is not None:
+            return self._fixed_client
+        bucket = _bucket(timeout_s)
+        with self._lock:
+            found = self._clients.get(bucket)
+            if found is None:
+                found = self._clients[bucket] = self._new_client(bucket)
+            return found
+
+    def _new_client(self, timeout_s: float) -> Any:
+        # Region and the hot-path settings come from the shared factory's client; only the timeouts differ.
+        base = aws_clients.client(BEDROCK_SERVICE)
+        if self._session is None:
+            self._session = boto3.session.Session()
+        config = base.meta.config.merge(
+            Config(
+                connect_timeout=timeout_s,
+                read_timeout=timeout_s,
+                # botocore's "max_attempts" counts retries (1 = two attempts); exactly one attempt is wanted.
+                retries={"total_max_attempts": 1, "mode": "standard"},
+            )
+        )
+        return self._session.client(BEDROCK_SERVICE, region_name=base.meta.region_name, config=config)
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

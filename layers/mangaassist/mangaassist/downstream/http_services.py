@@ -1,0 +1,248 @@
+"""The Downstream port over HTTP: one pooled requests.Session, every call through its service's circuit breaker.
+
+Contracts: docs/downstream-contracts.md. Base URLs come from each service's registry env var
+(``ServiceSpec.url_env``, e.g. ORDER_SERVICE_URL). Each call's connect and read timeouts are the
+registry timeout capped by the request's deadline. Nothing retries here: a failed call is counted by the
+breaker once and the orchestrator takes its fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from pydantic import BaseModel, ValidationError
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+
+from mangaassist.breaker import (
+    CircuitBreakers,
+    DependencyClientError,
+    DependencyError,
+    DependencyThrottledError,
+    DependencyTimeoutError,
+    FailureKind,
+    ServiceUnavailableError,
+)
+from mangaassist.deadline import Deadline
+from mangaassist.downstream.models import Order, PingResult, Product, Profile, Promotion, ReturnCase
+from mangaassist.registry import ServiceSpec
+
+logger = logging.getLogger("mangaassist.downstream")
+
+# Below this much time left a call cannot succeed; skipping it keeps our own exhausted budget from being
+# counted against the dependency.
+MIN_CALL_S = 0.02
+USER_AGENT = "MangaAssist-chat/1.0"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def pooled_session(pool_maxsize: int = 10) -> requests.Session:
+    """A keep-alive session shared by every service; urllib3 retries off because the breaker decides."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=pool_maxsize, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def _is_read_timeout(err: requests.ConnectionError) -> bool:
+    # requests wraps a read timeout hit while downloading the body in ConnectionError, not Timeout.
+    return any(isinstance(arg, ReadTimeoutError) for arg in err.args)
+
+
+def _items(key: str, model: type[M]) -> Callable[[Any], list[M]]:
+    def parse(body: Any) -> list[M]:
+        if not isinstance(body, dict) or not isinstance(body.get(key), list):
+            raise TypeError(f"expected an object with a list {key!r}")
+        return [model.model_validate(item) for item in body[key]]
+
+    return parse
+
+
+class HttpDownstream:
+    """The orchestrator's Downstream port, backed by the store's HTTP services."""
+
+    def __init__(
+        self,
+        breakers: CircuitBreakers,
+        session: requests.Session | None = None,
+        base_urls: Mapping[str, str] | None = None,
+    ):
+        self.breakers = breakers
+        self.session = session or pooled_session()
+        self.base_urls = dict(base_urls or {})
+
+    # ------------------------------------------------------------------ the Downstream port
+
+    def recent_orders(self, customer_id: str, deadline: Deadline, limit: int = 5) -> list[Order]:
+        path = f"/customers/{quote(customer_id, safe='')}/orders"
+        params = {"limit": limit}
+        return self._call("order_service", "GET", path, deadline, params=params, parse=_items("orders", Order))
+
+    def search_products(self, query: str, lang: str, deadline: Deadline, limit: int = 5) -> list[Product]:
+        params = {"q": query, "lang": lang, "limit": limit}
+        return self._call("catalog", "GET", "/products/search", deadline, params=params, parse=_items("items", Product))
+
+    def popular_products(self, deadline: Deadline, limit: int = 5) -> list[Product]:
+        parse = _items("items", Product)
+        return self._call("catalog", "GET", "/products/popular", deadline, params={"limit": limit}, parse=parse)
+
+    def product(self, product_id: str, deadline: Deadline) -> Product:
+        path = f"/products/{quote(product_id, safe='')}"
+        return self._call("catalog", "GET", path, deadline, parse=Product.model_validate)
+
+    def recommendations(self, customer_id: str | None, deadline: Deadline, limit: int = 5) -> list[Product]:
+        params: dict[str, Any] = {"limit": limit}
+        if customer_id:
+            params["customer_id"] = customer_id
+        return self._call(
+            "recommendations", "GET", "/recommendations", deadline, params=params, parse=_items("items", Product)
+        )
+
+    def returns(self, customer_id: str, deadline: Deadline) -> list[ReturnCase]:
+        path = f"/customers/{quote(customer_id, safe='')}/returns"
+        return self._call("returns_service", "GET", path, deadline, parse=_items("returns", ReturnCase))
+
+    def promotions(self, customer_id: str | None, lang: str, deadline: Deadline) -> list[Promotion]:
+        params = {"lang": lang}
+        if customer_id:
+            params["customer_id"] = customer_id
+        return self._call(
+            "promotions", "GET", "/promotions", deadline, params=params, parse=_items("promotions", Promotion)
+        )
+
+    def profile(self, customer_id: str, deadline: Deadline) -> Profile:
+        path = f"/profiles/{quote(customer_id, safe='')}"
+        return self._call("user_profile", "GET", path, deadline, parse=Profile.model_validate)
+
+    def record_event(self, event: dict[str, Any], deadline: Deadline) -> None:
+        self._call("analytics", "POST", "/events", deadline, payload=event)
+
+    def send_feedback(self, feedback: dict[str, Any], deadline: Deadline) -> None:
+        self._call("feedback", "POST", "/feedback", deadline, payload=feedback)
+
+    # ------------------------------------------------------------------ health pings (no breaker)
+
+    def ping(self, service: str, timeout_s: float) -> PingResult:
+        """GET the service's health path once, outside the breaker: the pinger's raw observation."""
+        spec = self._spec(service)
+        base = self.base_url(service)
+        if base is None:
+            return PingResult(ok=False, latency_ms=0.0, error_class="not_configured")
+        started = time.perf_counter()
+        try:
+            response = self.session.get(base + spec.health_path, timeout=(timeout_s, timeout_s), allow_redirects=False)
+        except requests.Timeout:
+            return PingResult(ok=False, latency_ms=_since(started), error_class="timeout")
+        except requests.ConnectionError as err:
+            error_class = "timeout" if _is_read_timeout(err) else "connection"
+            return PingResult(ok=False, latency_ms=_since(started), error_class=error_class)
+        except requests.RequestException:
+            return PingResult(ok=False, latency_ms=_since(started), error_class="request_error")
+        latency_ms = _since(started)
+        status = response.status_code
+        if status == 200:
+            return PingResult(ok=True, latency_ms=latency_ms, status_code=status)
+        error_class = "throttled" if status == 429 else f"http_{status}"
+        return PingResult(ok=False, latency_ms=latency_ms, status_code=status, error_class=error_class)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def base_url(self, service: str) -> str | None:
+        spec = self._spec(service)
+        url = self.base_urls.get(service) or os.getenv(spec.url_env)
+        return url.rstrip("/") if url else None
+
+    def _spec(self, service: str) -> ServiceSpec:
+        spec = self.breakers.registry[service]
+        if spec.kind != "http":
+            raise ValueError(f"{service} is not an HTTP service (kind {spec.kind!r})")
+        return spec
+
+    def _call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        deadline: Deadline,
+        *,
+        params: Mapping[str, Any] | None = None,
+        payload: Mapping[str, Any] | None = None,
+        parse: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        spec = self._spec(service)
+        if deadline.remaining() < MIN_CALL_S:
+            logger.warning("deadline_exhausted", extra={"service": service, "path": path})
+            raise ServiceUnavailableError(service, FailureKind.TIMEOUT)
+        timeout_s = deadline.timeout_for(spec.timeout_ms)
+        return self.breakers.call(service, self._request, spec, method, path, timeout_s, params, payload, parse)
+
+    def _request(
+        self,
+        spec: ServiceSpec,
+        method: str,
+        path: str,
+        timeout_s: float,
+        params: Mapping[str, Any] | None,
+        payload: Mapping[str, Any] | None,
+        parse: Callable[[Any], Any] | None,
+    ) -> Any:
+        """One HTTP exchange; every outcome that is an outage leaves as a Dependency*Error the breaker counts."""
+        name = spec.name
+        base = self.base_url(name)
+        if base is None:
+            raise DependencyError(name, f"{spec.url_env} is not set")
+        try:
+            response = self.session.request(
+                method,
+                base + path,
+                params=params,
+                json=payload,
+                timeout=(timeout_s, timeout_s),
+                allow_redirects=False,
+            )
+        except requests.Timeout as err:
+            raise DependencyTimeoutError(name, f"no answer within {timeout_s:.3f}s") from err
+        except requests.ConnectionError as err:
+            if _is_read_timeout(err):
+                raise DependencyTimeoutError(name, f"no answer within {timeout_s:.3f}s") from err
+            raise DependencyError(name, f"connection failed ({type(err).__name__})") from err
+        except requests.RequestException as err:
+            raise DependencyError(name, f"request failed ({type(err).__name__})") from err
+        status = response.status_code
+        if status == 429:
+            raise DependencyThrottledError(name, "HTTP 429", status_code=status)
+        if status >= 500:
+            raise DependencyError(name, f"HTTP {status}", status_code=status)
+        if 400 <= status < 500:
+            raise DependencyClientError(name, status, _error_code(response))
+        if not 200 <= status < 300:
+            raise DependencyError(name, f"unexpected HTTP {status}", status_code=status)
+        if parse is None:
+            return None
+        try:
+            return parse(response.json())
+        except (ValueError, TypeError, KeyError, ValidationError) as err:
+            # ValidationError is a ValueError too; either way the service broke its contract.
+            raise DependencyError(name, f"malformed body ({type(err).__name__})", status_code=status) from err
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _error_code(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code", "")) if isinstance(error, dict) else ""

@@ -1,0 +1,125 @@
+"""Fault injection and call counting for one simulator: what to break next, and how often it broke."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+MODES = ("ok", "down", "error", "slow", "hang", "flaky", "throttle")
+DEFAULT_SLOW_MS = 3000
+DEFAULT_FLAKY_RATE = 0.5
+DEFAULT_SEED = 17
+
+
+class FaultSpecError(ValueError):
+    """A fault request that cannot be applied (unknown mode, rate outside 0..1, negative times)."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    mode: str = "ok"
+    latency_ms: int = 0
+    rate: float = 0.0
+    expires_at: float | None = None  # monotonic time at which the simulator heals by itself
+    seed: int = DEFAULT_SEED
+
+    def as_dict(self, now: float) -> dict:
+        remaining = None if self.expires_at is None else max(0.0, round(self.expires_at - now, 3))
+        return {"mode": self.mode, "latency_ms": self.latency_ms, "rate": self.rate, "expires_in_s": remaining}
+
+
+def parse_fault(
+    mode: str,
+    latency_ms: float | None = None,
+    rate: float | None = None,
+    expires_in_s: float | None = None,
+    seed: int | None = None,
+    now: float | None = None,
+) -> Fault:
+    """Validate a fault request (the JSON body of POST /_sim/fault or SimulatorFleet.set_fault)."""
+    if mode not in MODES:
+        raise FaultSpecError(f"mode must be one of {', '.join(MODES)}")
+    try:
+        latency = int(latency_ms if latency_ms is not None else (DEFAULT_SLOW_MS if mode == "slow" else 0))
+        chance = float(rate if rate is not None else (DEFAULT_FLAKY_RATE if mode == "flaky" else 0.0))
+        expires = None if expires_in_s is None else float(expires_in_s)
+        rng_seed = DEFAULT_SEED if seed is None else int(seed)
+    except (TypeError, ValueError) as err:
+        raise FaultSpecError("latency_ms, rate, expires_in_s and seed must be numbers") from err
+    if latency < 0:
+        raise FaultSpecError("latency_ms must be >= 0")
+    if not 0.0 <= chance <= 1.0:
+        raise FaultSpecError("rate must be between 0 and 1")
+    if expires is not None and expires <= 0:
+        raise FaultSpecError("expires_in_s must be > 0")
+    started = time.monotonic() if now is None else now
+    return Fault(
+        mode=mode,
+        latency_ms=latency,
+        rate=chance,
+        expires_at=None if expires is None else started + expires,
+        seed=rng_seed,
+    )
+
+
+@dataclass
+class FaultState:
+    """The active fault and the counters of one simulator; shared by all its request threads."""
+
+    clock: object = field(default=time.monotonic, repr=False)
+    _fault: Fault = field(default_factory=Fault)
+    _rng: random.Random = field(default_factory=lambda: random.Random(DEFAULT_SEED))
+    _calls: int = 0
+    _failures: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def set(self, fault: Fault) -> None:
+        with self._lock:
+            self._fault = fault
+            # A fresh RNG per fault makes a flaky run reproducible from the moment it was switched on.
+            self._rng = random.Random(fault.seed)
+
+    def clear(self) -> None:
+        self.set(Fault())
+
+    def current(self) -> Fault:
+        with self._lock:
+            return self._current_locked()
+
+    def _current_locked(self) -> Fault:
+        if self._fault.expires_at is not None and self.clock() >= self._fault.expires_at:
+            self._fault = Fault()
+        return self._fault
+
+    def describe(self) -> dict:
+        return self.current().as_dict(self.clock())
+
+    def admit(self) -> str:
+        """Count one request and decide its fate: the effective mode for this very call.
+
+        flaky resolves here to "error" or "ok" so the caller only ever sees concrete outcomes.
+        """
+        with self._lock:
+            self._calls += 1
+            fault = self._current_locked()
+            if fault.mode == "flaky":
+                return "error" if self._rng.random() < fault.rate else "ok"
+            return fault.mode
+
+    def latency_s(self) -> float:
+        return self.current().latency_ms / 1000
+
+    def failed(self) -> None:
+        with self._lock:
+            self._failures += 1
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"calls": self._calls, "failures": self._failures}
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._calls = 0
+            self._failures = 0
