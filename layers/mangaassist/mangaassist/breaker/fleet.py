@@ -247,6 +247,10 @@ class CircuitBreakers:
         failures = rec.failures_in_window(now, spec.breaker.window_seconds, bucket_seconds)
         if failures >= spec.breaker.failure_threshold:
             self._open(spec, rec, reason=f"{kind.value}_threshold", failures=failures)
+        else:
+            # Another environment may open the circuit any moment now: re-read before the next call
+            # instead of trusting a snapshot up to cache_ttl_s old. This costs reads only while failing.
+            self._loaded_at = float("-inf")
 
     def _count_locally(self, spec: ServiceSpec, kind: FailureKind, now: float) -> None:
         """Store unreachable: this environment protects itself with its own count until it is back."""

@@ -1,0 +1,184 @@
+"""The breaker against moto in server mode: real HTTP, real DynamoDB condition semantics."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from mangaassist.breaker import (
+    CircuitBreakers,
+    CircuitState,
+    DependencyError,
+    Override,
+    ServiceUnavailableError,
+)
+from mangaassist.breaker.dynamo_store import DynamoCircuitStore
+from mangaassist.breaker.store import LostRaceError, NotClosedError
+from mangaassist.breaker.telemetry import RecordingTelemetry
+from mangaassist.breaker_factory import breakers_from_env
+from mangaassist.registry import REGISTRY, STATE_CIRCUITS_PK
+from tests.conftest import dynamodb_client
+
+pytestmark = pytest.mark.integration
+
+
+class CountingClient:
+    """Wraps a real boto3 client and counts the requests that reach DynamoDB."""
+
+    def __init__(self, client):
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def store_for(moto_server, table) -> DynamoCircuitStore:
+    return DynamoCircuitStore(table, dynamodb_client(moto_server.url))
+
+
+def failing():
+    raise DependencyError("order_service", "503")
+
+
+def test_failures_from_two_environments_add_up_and_open_once(moto_server, state_table):
+    telemetry_a, telemetry_b = RecordingTelemetry(), RecordingTelemetry()
+    a = CircuitBreakers(store_for(moto_server, state_table), telemetry=telemetry_a, owner_id="a")
+    b = CircuitBreakers(store_for(moto_server, state_table), telemetry=telemetry_b, owner_id="b")
+    for breakers in (a, b, a):  # 3 = order_service's threshold, spread over two environments
+        with pytest.raises(ServiceUnavailableError):
+            breakers.call("order_service", failing)
+    stored = store_for(moto_server, state_table).load_all()["order_service"]
+    assert stored.state is CircuitState.OPEN
+    assert stored.reason == "error_threshold"
+    assert len(telemetry_a.transitions) + len(telemetry_b.transitions) == 1
+
+
+def test_add_failure_is_refused_once_open_and_returns_the_winner(moto_server, state_table):
+    store = store_for(moto_server, state_table)
+    rec = store.add_failure("catalog", 100, [], now=105.0)
+    assert rec.failure_buckets == {100: 1}
+    opened = store.compare_and_set(rec.version, rec.with_changes(state=CircuitState.OPEN, reason="t"))
+    assert opened.version == rec.version + 1
+    assert opened.failure_buckets == {}
+    with pytest.raises(NotClosedError) as refused:
+        store.add_failure("catalog", 100, [], now=106.0)
+    assert refused.value.current.state is CircuitState.OPEN
+    with pytest.raises(LostRaceError) as lost:
+        store.compare_and_set(rec.version, rec.with_changes(state=CircuitState.HALF_OPEN))
+    assert lost.value.current.version == opened.version
+
+
+def test_stale_failure_buckets_are_removed_by_the_next_add(moto_server, state_table):
+    store = store_for(moto_server, state_table)
+    store.add_failure("catalog", 100, [], now=100.0)
+    store.add_failure("catalog", 110, [], now=110.0)
+    rec = store.add_failure("catalog", 200, [100, 110], now=200.0)
+    assert rec.failure_buckets == {200: 1}
+
+
+def test_concurrent_adds_never_lose_a_count(moto_server, state_table):
+    store = store_for(moto_server, state_table)
+    store.add_failure("promotions", 0, [], now=0.0)  # create the item first
+    barrier = threading.Barrier(8)
+
+    def add_many():
+        barrier.wait()
+        for _ in range(5):
+            store.add_failure("promotions", 0, [], now=1.0)
+
+    threads = [threading.Thread(target=add_many) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.load_all()["promotions"].failure_buckets == {0: 41}
+
+
+def test_exactly_one_of_many_concurrent_probe_attempts_wins(moto_server, state_table):
+    store = store_for(moto_server, state_table)
+    rec = store.add_failure("llm", 0, [], now=0.0)
+    opened = store.compare_and_set(rec.version, rec.with_changes(state=CircuitState.OPEN, open_until=1.0))
+    barrier = threading.Barrier(8)
+    winners = []
+
+    def try_lease(i):
+        barrier.wait()
+        try:
+            store.compare_and_set(
+                opened.version, opened.with_changes(state=CircuitState.HALF_OPEN, probe_owner=f"env-{i}")
+            )
+            winners.append(i)
+        except LostRaceError:
+            pass
+
+    threads = [threading.Thread(target=try_lease, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert store.load_all()["llm"].probe_owner == f"env-{winners[0]}"
+
+
+def test_one_query_reads_every_circuit(moto_server, state_table):
+    counting = CountingClient(dynamodb_client(moto_server.url))
+    breakers = CircuitBreakers(DynamoCircuitStore(state_table, counting))
+    for name in REGISTRY:
+        breakers.set_override(name, Override.NONE)
+    counting.calls.clear()
+    snapshot = breakers.snapshot()
+    assert set(snapshot) == set(REGISTRY)
+    assert counting.calls == ["query"]
+    items = dynamodb_client(moto_server.url).query(
+        TableName=state_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": STATE_CIRCUITS_PK}},
+    )["Items"]
+    assert {i["sk"]["S"] for i in items} == set(REGISTRY)
+
+
+def test_healthy_traffic_makes_no_writes(moto_server, state_table):
+    counting = CountingClient(dynamodb_client(moto_server.url))
+    breakers = CircuitBreakers(DynamoCircuitStore(state_table, counting), cache_ttl_s=1.0)
+    for _ in range(200):
+        assert breakers.call("catalog", lambda: "ok") == "ok"
+    assert set(counting.calls) == {"query"}
+    assert len(counting.calls) <= 2
+
+
+def test_override_from_one_environment_reaches_another(moto_server, state_table):
+    a = CircuitBreakers(store_for(moto_server, state_table), cache_ttl_s=0)
+    b = CircuitBreakers(store_for(moto_server, state_table), cache_ttl_s=0)
+    a.set_override("recommendations", Override.FORCED_OPEN)
+    assert b.capability_map()["recommendations"] is False
+    a.set_override("recommendations", Override.NONE)
+    assert b.capability_map()["recommendations"] is True
+
+
+def test_unreachable_store_never_takes_the_caller_down(monkeypatch):
+    # A port nobody listens on: connection refused at once.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("STATE_TABLE", "missing")
+    from mangaassist.aws_clients import client
+
+    client.cache_clear()
+    try:
+        breakers = breakers_from_env()
+        assert breakers.call("catalog", lambda: "answer") == "answer"
+        assert breakers.state_store_degraded
+        for _ in range(3):
+            with pytest.raises(ServiceUnavailableError):
+                breakers.call("order_service", failing)
+        assert breakers.capability_map()["order_service"] is False
+    finally:
+        client.cache_clear()
