@@ -22,7 +22,7 @@ def emf_documents(out: str) -> list[dict]:
 def test_one_document_per_service_with_availability_latency_and_circuit(capsys):
     telemetry = PingTelemetry()
     telemetry.publish(REGISTRY["order_service"], PingResult("order_service", True, 42.5, 200), circuit_open=False)
-    telemetry.publish(REGISTRY["llm"], PingResult("llm", False, None, None, "timeout"), circuit_open=True)
+    telemetry.publish(REGISTRY["llm"], PingResult("llm", False, 6000.0, None, "timeout"), circuit_open=True)
     docs = emf_documents(capsys.readouterr().out)
     assert len(docs) == 2
     order, llm = docs
@@ -42,5 +42,5 @@ def test_one_document_per_service_with_availability_latency_and_circuit(capsys):
     }
     assert llm["service"] == "llm"
     assert llm[PING_AVAILABILITY_METRIC] == [0.0]
-    assert PING_LATENCY_METRIC not in llm  # nothing answered, so there is no latency to report
+    assert PING_LATENCY_METRIC not in llm  # a timeout's latency is the timeout, not the service's
     assert llm[CIRCUIT_OPEN_METRIC] == [1.0]
