@@ -1,0 +1,138 @@
+"""The chat API's request and response bodies (pydantic): what /chat, /feedback, /health and /status speak."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+MESSAGE_MAX_CHARS = 2000
+
+
+class ChatRequest(BaseModel):
+    """A customer's message. Anything else in the body (a ``customer_id``, say) is ignored: identity
+    comes from the authorizer only."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message: StrictStr = Field(min_length=1, max_length=MESSAGE_MAX_CHARS, description="1 to 2,000 characters")
+    session_id: StrictStr | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+
+    @field_validator("message")
+    @classmethod
+    def has_words(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("message must not contain NUL characters")
+        if not value.strip():
+            raise ValueError("message must not be blank")
+        return value
+
+
+class Action(BaseModel):
+    type: Literal["link", "escalation"]
+    label: str
+    url: str | None = None
+
+
+class OrderItemView(BaseModel):
+    product_id: str
+    title: str
+    quantity: int
+
+
+class OrderView(BaseModel):
+    """An order exactly as the order service returned it (never filled in by the chat)."""
+
+    order_id: str
+    status: str
+    ordered_at: str
+    estimated_delivery: str | None = None
+    tracking_url: str | None = None
+    items: list[OrderItemView] = Field(default_factory=list)
+
+
+class ItemView(BaseModel):
+    product_id: str
+    title: str
+    title_ja: str
+    author: str = ""
+    volume: int | None = None
+    price_jpy: int | None = None
+    in_stock: bool = True
+    format: str = "print"
+    url: str = ""
+    reason: str | None = None
+
+
+class ChatResponse(BaseModel):
+    message: str
+    intent: Literal[
+        "order_tracking", "recommendation", "product_info", "faq", "returns", "escalation", "greeting", "open_ended"
+    ]
+    language: Literal["en", "ja"]
+    actions: list[Action]
+    degraded: bool
+    degraded_reason: str | None = Field(description="<service>_unavailable with the registry's service name, or null")
+    request_id: str
+    session_id: str | None = None
+    orders: list[OrderView] | None = Field(default=None, description="only for order tracking, from the order service")
+    items: list[ItemView] | None = Field(default=None, description="only for product answers, from the catalog")
+    banner: str | None = Field(default=None, description="the maintenance banner, while one is active")
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    request_id: StrictStr = Field(min_length=1, max_length=128, description="the request_id of the rated answer")
+    rating: Literal["helpful", "not_helpful"]
+    comment: StrictStr | None = Field(default=None, max_length=1000)
+
+
+class FeedbackResponse(BaseModel):
+    status: Literal["accepted"]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class CheckResult(BaseModel):
+    status: Literal["ok", "fail"]
+    latency_ms: float | None = None
+
+
+class HealthResponse(BaseModel):
+    status: Literal["healthy", "unhealthy"]
+    checks: dict[str, CheckResult]
+
+
+class ServiceRow(BaseModel):
+    name: str
+    display_name: str
+    tier: int
+    status: Literal["ok", "warn", "down", "unknown"]
+    latency_ms: int | None
+    error_rate: float | None
+    circuit: Literal["CLOSED", "OPEN", "HALF_OPEN"]
+    override: Literal["none", "forced_open", "forced_closed", "disabled"]
+    checked_at: str | None
+
+
+class BannerView(BaseModel):
+    active: bool
+    message_en: str
+    message_ja: str
+
+
+class StatusResponse(BaseModel):
+    services: list[ServiceRow]
+    capabilities: dict[str, Literal["available", "degraded", "unavailable"]]
+    banner: BannerView | None
+    state_store: Literal["ok", "degraded"]
+    health_pings: Literal["ok", "unreadable"]
+    updated_at: str

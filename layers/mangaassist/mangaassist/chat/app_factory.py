@@ -1,0 +1,302 @@
+"""The chat API: Powertools routes over the orchestrator, and the error contract every route keeps.
+
+Routes: POST /chat, POST /feedback, GET /health, GET /status. Every failure a client can cause gets a
+4xx with ``{"error": {"code", "message"}}`` and nothing internal (no field values, no exception text,
+no table names). Nothing a client sends produces a 5xx: an internal error on /chat still becomes a
+polite answer with a way to a human, and on the other routes a bare 500 body without details.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.params import Header
+
+from mangaassist.chat.api_models import (
+    MESSAGE_MAX_CHARS,
+    ChatRequest,
+    ChatResponse,
+    ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    HealthResponse,
+    StatusResponse,
+)
+from mangaassist.observability import logger
+
+if TYPE_CHECKING:  # the orchestrator is imported by the first /chat request, not at cold start
+    from mangaassist.chat.orchestrator import ChatAnswer, ChatInput
+
+API_TITLE = "MangaAssist chat API"
+API_VERSION = "1.0.0"
+JSON = content_types.APPLICATION_JSON
+
+# Methods each path answers; anything else on a known path is a 405 rather than a 404.
+ROUTES: dict[str, tuple[str, ...]] = {
+    "/chat": ("POST",),
+    "/feedback": ("POST",),
+    "/health": ("GET",),
+    "/status": ("GET",),
+}
+
+# The request's Content-Type must be JSON; an absent header is taken as JSON (as Powertools does).
+JSON_CONTENT_TYPE = r"^\s*application/json\s*(;.*)?$"
+
+_ERRORS = {
+    "invalid_json": "The request body is not valid JSON.",
+    "invalid_request": "The request body does not match the expected shape.",
+    "unsupported_media_type": "Send the request body as application/json.",
+    "not_found": "There is no such resource.",
+    "method_not_allowed": "This method is not allowed on this resource.",
+    "internal_error": "Something went wrong on our side. Please try again.",
+}
+
+_FIELD_PROBLEMS = {
+    "missing": "is required",
+    "string_type": "must be a string",
+    "string_too_short": "must not be empty",
+    "string_too_long": "is too long",
+    "string_pattern_mismatch": "has characters that are not allowed",
+    "literal_error": "has a value that is not allowed",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "value_error": "is not acceptable",
+}
+
+ERROR_RESPONSES: dict[int, Any] = {
+    status: {"description": description, "content": {JSON: {"model": ErrorResponse}}}
+    for status, description in (
+        (400, "malformed JSON"),
+        (404, "unknown route"),
+        (405, "method not allowed on this route"),
+        (415, "the body is not application/json"),
+        (422, "the body does not match the request model"),
+    )
+}
+
+
+class ChatRuntimeLike:
+    """What the routes need from the per-environment runtime (see mangaassist.chat.runtime)."""
+
+    def answer(self, request: ChatInput, context: Any) -> ChatAnswer: ...
+
+    def feedback(self, feedback: dict[str, Any], context: Any) -> bool: ...
+
+    def health(self) -> tuple[bool, dict[str, dict[str, Any]]]: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+def error_response(status: int, code: str, message: str | None = None, headers: dict | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=JSON,
+        body={"error": {"code": code, "message": message or _ERRORS[code]}},
+        headers=headers or {},
+    )
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> str:
+    """Name the fields and what is wrong with them, never echo what the client sent."""
+    problems = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ()) if part != "body"]
+        field = loc[-1] if loc else "body"
+        problem = _FIELD_PROBLEMS.get(err.get("type", ""), "is not valid")
+        if field == "message" and err.get("type") in ("string_too_short", "string_too_long"):
+            problem = f"must be 1 to {MESSAGE_MAX_CHARS} characters"
+        elif field == "message" and err.get("type") == "value_error":
+            problem = "must hold text and no NUL characters"
+        problems.append(f"'{field}' {problem}")
+    return "; ".join(dict.fromkeys(problems)) or _ERRORS["invalid_request"]
+
+
+def answer_body(answer: ChatAnswer) -> dict[str, Any]:
+    """The 200 body of /chat; ``orders``, ``items`` and ``banner`` appear only where relevant."""
+    body = ChatResponse(
+        message=answer.message,
+        intent=answer.intent.value,
+        language=answer.language,
+        actions=[{"type": a.type, "label": a.label, "url": a.url} for a in answer.actions],
+        degraded=answer.degraded,
+        degraded_reason=answer.degraded_reason,
+        request_id=answer.request_id,
+        session_id=answer.session_id,
+        orders=[o.model_dump() for o in answer.orders] if answer.orders is not None else None,
+        items=[p.model_dump() for p in answer.items] if answer.items is not None else None,
+        banner=answer.banner,
+    ).model_dump(mode="json")
+    for optional in ("orders", "items", "banner", "session_id"):
+        if body[optional] is None:
+            del body[optional]
+    for action in body["actions"]:
+        if action["url"] is None:
+            del action["url"]
+    return body
+
+
+def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver:
+    """The resolver with every route and error handler; ``runtime()`` is called per request (it caches)."""
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    def customer_id() -> str | None:
+        # Identity only ever comes from the Cognito authorizer; the body cannot claim one.
+        authorizer = (app.current_event.get("requestContext") or {}).get("authorizer") or {}
+        claims = authorizer.get("claims") or {}
+        sub = claims.get("sub") if isinstance(claims, dict) else None
+        return sub if isinstance(sub, str) and 0 < len(sub) <= 128 else None
+
+    def request_id() -> str:
+        context_id = (app.current_event.get("requestContext") or {}).get("requestId")
+        lambda_id = getattr(app.lambda_context, "aws_request_id", None)
+        return str(context_id or lambda_id or uuid.uuid4())
+
+    @app.post(
+        "/chat",
+        summary="Answer one customer message",
+        description="Intent by rules, answer by the best flow the current capabilities allow. Identity comes "
+        "only from the Cognito authorizer (claims.sub); without one the customer is a guest.",
+        responses={200: {"description": "the answer", "content": {JSON: {"model": ChatResponse}}}, **ERROR_RESPONSES},
+        tags=["chat"],
+    )
+    def chat(
+        body: ChatRequest,
+        content_type: Annotated[str | None, Header(alias="content-type", pattern=JSON_CONTENT_TYPE)] = None,
+    ) -> Response:
+        from mangaassist.chat.orchestrator import ChatInput
+
+        request = ChatInput(
+            message=body.message, customer_id=customer_id(), session_id=body.session_id, request_id=request_id()
+        )
+        answer = runtime().answer(request, app.lambda_context)
+        return Response(status_code=200, content_type=JSON, body=answer_body(answer))
+
+    @app.post(
+        "/feedback",
+        summary="Rate an answer",
+        description="Accepted whatever happens next: while the feedback service is down the rating is dropped "
+        "and the loss counted (FeedbackDropped).",
+        responses={202: {"description": "accepted", "content": {JSON: {"model": FeedbackResponse}}}, **ERROR_RESPONSES},
+        tags=["chat"],
+    )
+    def feedback(
+        body: FeedbackRequest,
+        content_type: Annotated[str | None, Header(alias="content-type", pattern=JSON_CONTENT_TYPE)] = None,
+    ) -> Response:
+        payload = {**body.model_dump(), "customer_id": customer_id()}
+        runtime().feedback(payload, app.lambda_context)
+        return Response(status_code=202, content_type=JSON, body={"status": "accepted"})
+
+    @app.get(
+        "/health",
+        summary="Readiness: state store and FAQ store reachable",
+        responses={
+            200: {"description": "healthy", "content": {JSON: {"model": HealthResponse}}},
+            503: {"description": "unhealthy", "content": {JSON: {"model": HealthResponse}}},
+        },
+        tags=["operations"],
+    )
+    def health() -> Response:
+        healthy, checks = runtime().health()
+        body = HealthResponse(status="healthy" if healthy else "unhealthy", checks=checks).model_dump(mode="json")
+        return Response(status_code=200 if healthy else 503, content_type=JSON, body=body)
+
+    @app.get(
+        "/status",
+        summary="Service health dashboard and capability map",
+        responses={200: {"description": "current status", "content": {JSON: {"model": StatusResponse}}}},
+        tags=["operations"],
+    )
+    def status() -> Response:
+        body = StatusResponse.model_validate(runtime().status()).model_dump(mode="json")
+        return Response(status_code=200, content_type=JSON, body=body)
+
+    # ------------------------------------------------------------ the error contract
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(exc: RequestValidationError) -> Response:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "invalid_json")
+        if any(tuple(e.get("loc", ()))[:1] == ("header",) for e in errors):
+            return error_response(415, "unsupported_media_type")
+        return error_response(422, "invalid_request", _validation_message(errors))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_media_type(_exc: RequestUnsupportedContentType) -> Response:
+        return error_response(415, "unsupported_media_type")
+
+    @app.not_found
+    def not_found(_exc: NotFoundError) -> Response:
+        path = app.current_event.path
+        allowed = ROUTES.get(path.rstrip("/") or "/")
+        if allowed:
+            return error_response(405, "method_not_allowed", headers={"Allow": ", ".join(allowed)})
+        return error_response(404, "not_found")
+
+    @app.exception_handler(ServiceError)
+    def service_error(exc: ServiceError) -> Response:
+        status = int(exc.status_code)
+        if status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE:
+            return error_response(415, "unsupported_media_type")
+        if 400 <= status < 500:
+            return error_response(status, "invalid_request")
+        return _internal_error(exc)
+
+    @app.exception_handler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        return _internal_error(exc)
+
+    def _internal_error(exc: Exception) -> Response:
+        # A body that cannot even be decoded (bad base64, bad UTF-8, absurd nesting) is the client's doing.
+        if _unreadable_body():
+            return error_response(400, "invalid_json")
+        logger.exception("unhandled_error", extra={"path": app.current_event.path})
+        if app.current_event.path == "/chat" and app.current_event.http_method == "POST":
+            return _chat_apology()
+        return error_response(500, "internal_error")
+
+    def _unreadable_body() -> bool:
+        if not app.current_event.body:
+            return False
+        try:
+            app.current_event.json_body  # noqa: B018 - decoding it is the check
+        except (ValueError, RecursionError):  # JSONDecodeError, binascii.Error, UnicodeDecodeError are ValueErrors
+            return True
+        return False
+
+    def _chat_apology() -> Response:
+        from mangaassist.chat.replies import label, text
+
+        lang = _language_of_body()
+        body = {
+            "message": text("something_went_wrong", lang),
+            "intent": "open_ended",
+            "language": lang,
+            "actions": [{"type": "escalation", "label": label("escalation", lang)}],
+            "degraded": True,
+            "degraded_reason": None,
+            "request_id": request_id(),
+        }
+        return Response(status_code=200, content_type=JSON, body=body)
+
+    def _language_of_body() -> str:
+        try:
+            message = app.current_event.json_body.get("message")
+            from mangaassist.language import detect_language
+
+            return detect_language(message) if isinstance(message, str) else "en"
+        except Exception:  # the apology itself must not fail
+            return "en"
+
+    app.configure_openapi(title=API_TITLE, version=API_VERSION)
+    return app

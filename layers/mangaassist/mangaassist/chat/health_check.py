@@ -1,0 +1,40 @@
+"""GET /health: is this environment ready to serve? The state store answers fast and the FAQ store is reachable.
+
+Each check reports only ok/fail and a latency: no table or bucket names, no endpoints, no error text,
+because the route is open to the load balancer and the internet alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mangaassist.observability import logger
+
+# The hot-path client gives up after 0.5 s; a store slower than this already hurts every chat answer.
+STATE_STORE_MAX_LATENCY_MS = 250.0
+
+
+def timed(probe: Callable[[], Any]) -> tuple[bool, float]:
+    started = time.perf_counter()
+    try:
+        ok = probe() is not False
+    except Exception as err:  # any failure is "fail"; the detail goes to the log only
+        logger.warning(
+            "health_check_failed", extra={"probe": getattr(probe, "__name__", "probe"), "error": repr(err)[:300]}
+        )
+        ok = False
+    return ok, round((time.perf_counter() - started) * 1000, 1)
+
+
+def run_checks(state_store: Callable[[], Any], faq_store: Callable[[], bool]) -> tuple[bool, dict[str, dict[str, Any]]]:
+    """(healthy, one entry per check). ``state_store`` raises when unreachable; ``faq_store`` returns a bool."""
+    store_ok, store_ms = timed(state_store)
+    store_ok = store_ok and store_ms <= STATE_STORE_MAX_LATENCY_MS
+    faq_ok, faq_ms = timed(faq_store)
+    checks: Mapping[str, dict[str, Any]] = {
+        "state_store": {"status": "ok" if store_ok else "fail", "latency_ms": store_ms},
+        "faq_store": {"status": "ok" if faq_ok else "fail", "latency_ms": faq_ms},
+    }
+    return store_ok and faq_ok, dict(checks)

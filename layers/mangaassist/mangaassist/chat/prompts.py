@@ -1,0 +1,61 @@
+"""System prompts for Bedrock: every generated answer is grounded on data the chat passes in, nothing else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from mangaassist.downstream.models import Product
+
+LANGUAGE_NAMES = {"en": "English", "ja": "Japanese (polite です/ます form)"}
+
+_ROLE = (
+    "You are MangaAssist, the customer assistant of a Japanese online manga store. "
+    "Reply in {language}. Be concise (at most 120 words) and friendly. "
+    "Never invent order numbers, dates, delivery statuses, prices, stock levels or store policies: "
+    "state only what the material below says. "
+)
+
+
+def faq_system(entries: Sequence[dict[str, str]], lang: str) -> str:
+    """RAG over the best FAQ matches: answer from them or admit not knowing."""
+    material = "\n".join(f"[{i}] Q: {e['question']}\nA: {e['answer']}" for i, e in enumerate(entries, 1))
+    return (
+        _ROLE.format(language=LANGUAGE_NAMES.get(lang, "English"))
+        + "Answer the customer's question using ONLY these FAQ entries. If they do not answer it, say you are "
+        "not sure and suggest contacting a support agent.\n\nFAQ entries:\n" + material
+    )
+
+
+def product_system(products: Sequence[Product], lang: str) -> str:
+    """Answer a product question from the catalog's own records."""
+    facts: list[dict[str, Any]] = [
+        p.model_dump(include={"title", "title_ja", "author", "volume", "price_jpy", "in_stock", "format"})
+        for p in products
+    ]
+    return (
+        _ROLE.format(language=LANGUAGE_NAMES.get(lang, "English"))
+        + "Answer the customer's question about these titles using ONLY this catalog data (JSON, prices in yen). "
+        "If the data does not answer it, say so.\n\nCatalog data:\n" + json.dumps(facts, ensure_ascii=False)
+    )
+
+
+def open_system(lang: str, faq_entries: Sequence[dict[str, str]] = ()) -> str:
+    """Everything else: help if it is about manga or the store, decline politely otherwise."""
+    grounding = ""
+    if faq_entries:
+        grounding = "\n\nStore FAQ entries that may help:\n" + "\n".join(
+            f"Q: {e['question']}\nA: {e['answer']}" for e in faq_entries
+        )
+    return (
+        _ROLE.format(language=LANGUAGE_NAMES.get(lang, "English"))
+        + "You have no access to the customer's orders or account in this conversation. Help with questions "
+        "about manga and shopping at the store; for anything unrelated, politely say it is outside what you can "
+        "help with." + grounding
+    )
+
+
+def user_turn(message: str) -> list[dict[str, Any]]:
+    """The Converse API's message list for one customer message."""
+    return [{"role": "user", "content": [{"text": message}]}]

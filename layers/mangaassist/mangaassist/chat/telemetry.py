@@ -1,0 +1,41 @@
+"""What the chat tells the on-call: degraded answers, deferred analytics events and lost feedback (EMF)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mangaassist.observability import logger
+from mangaassist.registry import METRIC_NAMESPACE
+
+DEGRADED_ANSWERS_METRIC = "DegradedAnswers"  # dimension service: the one named in degraded_reason
+ANALYTICS_DEFERRED_METRIC = "AnalyticsEventsDeferred"
+FEEDBACK_DROPPED_METRIC = "FeedbackDropped"
+ANALYTICS_DEFERRED_LOG = "analytics_event_deferred"  # the log line a replay job selects
+
+
+class ChatTelemetry:
+    """One EMF document per event, like the breaker's, so no flush is needed at the end of a request."""
+
+    def _emit(self, name: str, service: str) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=METRIC_NAMESPACE,
+            default_dimensions={"service": service},
+        ):
+            pass
+
+    def degraded_answer(self, service: str, intent: str) -> None:
+        self._emit(DEGRADED_ANSWERS_METRIC, service)
+
+    def analytics_deferred(self, event: dict[str, Any], why: str) -> None:
+        # The structured line is the replay queue: a job re-sends every ANALYTICS_DEFERRED_LOG event.
+        logger.info(ANALYTICS_DEFERRED_LOG, extra={"analytics_event": event, "deferred_because": why})
+        self._emit(ANALYTICS_DEFERRED_METRIC, "analytics")
+
+    def feedback_dropped(self, why: str) -> None:
+        logger.warning("feedback_dropped", extra={"dropped_because": why})
+        self._emit(FEEDBACK_DROPPED_METRIC, "feedback")

@@ -1,0 +1,232 @@
+"""In-memory stand-ins for the chat's ports (Downstream, Llm, FAQ index, banner) that count every call.
+
+The fake Downstream goes through the real CircuitBreakers exactly like the HTTP adapter does, so an
+open circuit short-circuits before the fake is reached; ``attempts`` counts calls the orchestrator
+made, ``reached`` the calls that got past the breaker to the "service".
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Any
+
+from mangaassist.breaker import CircuitBreakers, InMemoryCircuitStore, Override
+from mangaassist.breaker.telemetry import BreakerTelemetry
+from mangaassist.downstream.models import Order, OrderItem, Product, Profile, Promotion, ReturnCase
+
+# Values that exist only in these fakes: if one shows up in an answer, it came from the fake's data.
+ORDER_IDS = ("ORD-7731-FAKE", "ORD-8842-FAKE")
+ORDER_DATES = ("2031-02-03", "2031-02-09", "2031-02-11")
+RETURN_ID = "RET-5519-FAKE"
+CUSTOMER = "0b7c6a52-1111-4c2e-9a55-3c1f0d6e8a01"
+PROMO_EN = "Double points on all Jump titles this week"
+PROMO_JA = "今週はジャンプ作品のポイント2倍"
+
+JA_REPLY = "ご質問ありがとうございます。こちらが回答です。"
+EN_REPLY = "Thanks for asking. Here is the answer."
+
+
+def products() -> list[Product]:
+    return [
+        Product(
+            product_id="p-onepiece-107",
+            title="One Piece",
+            title_ja="ワンピース",
+            author="Eiichiro Oda",
+            volume=107,
+            price_jpy=528,
+            url="https://store.example/p/onepiece-107",
+        ),
+        Product(
+            product_id="p-frieren-12",
+            title="Frieren",
+            title_ja="葬送のフリーレン",
+            author="Kanehito Yamada",
+            volume=12,
+            price_jpy=572,
+            url="https://store.example/p/frieren-12",
+        ),
+    ]
+
+
+def orders() -> list[Order]:
+    return [
+        Order(
+            order_id=ORDER_IDS[0],
+            status="shipped",
+            ordered_at=ORDER_DATES[0],
+            estimated_delivery=ORDER_DATES[1],
+            items=[OrderItem(product_id="p-onepiece-107", title="One Piece 107")],
+            tracking_url="https://track.example/ORD-7731",
+        ),
+        Order(order_id=ORDER_IDS[1], status="processing", ordered_at=ORDER_DATES[2]),
+    ]
+
+
+class FakeDownstream:
+    """Implements the Downstream port from fixed data, through the breaker like HttpDownstream."""
+
+    def __init__(self, breakers: CircuitBreakers):
+        self.breakers = breakers
+        self.attempts: collections.Counter[str] = collections.Counter()
+        self.reached: collections.Counter[str] = collections.Counter()
+        self.failures: dict[str, Exception] = {}  # service -> exception its "server" raises
+        self.events: list[dict[str, Any]] = []
+        self.feedback: list[dict[str, Any]] = []
+        self.order_data = orders()
+        self.product_data = products()
+
+    def _through(self, service: str, produce):
+        self.attempts[service] += 1
+
+        def reach():
+            self.reached[service] += 1
+            if service in self.failures:
+                raise self.failures[service]
+            return produce()
+
+        return self.breakers.call(service, reach)
+
+    def recent_orders(self, customer_id, deadline, limit=5):
+        return self._through("order_service", lambda: self.order_data[:limit])
+
+    def search_products(self, query, lang, deadline, limit=5):
+        return self._through("catalog", lambda: self.product_data[:limit])
+
+    def popular_products(self, deadline, limit=5):
+        return self._through("catalog", lambda: list(reversed(self.product_data))[:limit])
+
+    def recommendations(self, customer_id, deadline, limit=5):
+        return self._through("recommendations", lambda: self.product_data[:1])
+
+    def returns(self, customer_id, deadline):
+        return self._through(
+            "returns_service",
+            lambda: [ReturnCase(return_id=RETURN_ID, order_id=ORDER_IDS[0], status="label_issued")],
+        )
+
+    def promotions(self, customer_id, lang, deadline):
+        return self._through(
+            "promotions",
+            lambda: [Promotion(promotion_id="promo-1", text_en=PROMO_EN, text_ja=PROMO_JA, url="https://s.example/p")],
+        )
+
+    def profile(self, customer_id, deadline):
+        return self._through("user_profile", lambda: Profile(customer_id=customer_id, display_name="Sakura"))
+
+    def record_event(self, event, deadline):
+        return self._through("analytics", lambda: self.events.append(event))
+
+    def send_feedback(self, feedback, deadline):
+        return self._through("feedback", lambda: self.feedback.append(feedback))
+
+
+class FakeLlm:
+    """Answers in the language the system prompt asks for; remembers every prompt it was given."""
+
+    def __init__(self, breakers: CircuitBreakers):
+        self.breakers = breakers
+        self.attempts = 0
+        self.reached = 0
+        self.prompts: list[str] = []
+        self.failure: Exception | None = None
+        self.reply: str | None = None  # a fixed reply, to test unusable answers
+
+    def converse(self, system, messages, deadline, max_tokens=400):
+        self.attempts += 1
+
+        def reach():
+            self.reached += 1
+            self.prompts.append(system)
+            if self.failure is not None:
+                raise self.failure
+            if self.reply is not None:
+                return self.reply
+            return JA_REPLY if "Reply in Japanese" in system else EN_REPLY
+
+        return self.breakers.call("llm", reach)
+
+
+@dataclass
+class FaqEntry:
+    id: str
+    answer: dict[str, str]
+    questions: dict[str, list[str]]
+    links: list[dict[str, Any]] = field(default_factory=list)
+    intent: str = "faq"
+
+
+@dataclass
+class FaqMatch:
+    entry: FaqEntry
+    score: float = 1.0
+
+
+SHIPPING = FaqEntry(
+    id="shipping-fee",
+    answer={
+        "en": "Shipping is free on orders of 2,000 yen or more; otherwise it is 410 yen.",
+        "ja": "2,000円以上のご注文は送料無料です。それ未満は410円です。",
+    },
+    questions={"en": ["How much is shipping?"], "ja": ["送料はいくらですか"]},
+    links=[{"label": {"en": "Shipping rates", "ja": "送料について"}, "url": "https://store.example/help/shipping"}],
+)
+
+
+class FakeFaqIndex:
+    """Matches messages that mention shipping in either language; nothing else."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+
+    def best(self, text: str, lang: str) -> FaqMatch | None:
+        self.lookups += 1
+        lowered = text.lower()
+        if "shipping" in lowered or "送料" in text or "postage" in lowered:
+            return FaqMatch(SHIPPING)
+        return None
+
+
+@dataclass
+class FakeBanner:
+    active: bool = True
+    message_en: str = "Some answers are simplified while our AI assistant recovers."
+    message_ja: str = "AIアシスタントの復旧中のため、一部の回答を簡略化しています。"
+
+
+class QuietBreakerTelemetry(BreakerTelemetry):
+    """Counts the breaker's metric documents instead of printing thousands of them in the matrix."""
+
+    def __init__(self) -> None:
+        self.emitted: collections.Counter[str] = collections.Counter()
+
+    def emit(self, spec, name, value, unit) -> None:
+        self.emitted[f"{spec.name}:{name}"] += 1
+
+
+def breakers_with(down: set[str] | frozenset[str] = frozenset(), quiet: bool = False) -> CircuitBreakers:
+    """Fresh in-memory breakers with the circuits of ``down`` forced open fleet-wide."""
+    telemetry = QuietBreakerTelemetry() if quiet else None
+    breakers = CircuitBreakers(InMemoryCircuitStore(), cache_ttl_s=60.0, telemetry=telemetry)
+    for service in down:
+        breakers.set_override(service, Override.FORCED_OPEN)
+    return breakers
+
+
+class CountingTelemetry:
+    """ChatTelemetry's interface, counting instead of emitting."""
+
+    def __init__(self) -> None:
+        self.degraded: list[tuple[str, str]] = []
+        self.deferred: list[tuple[dict[str, Any], str]] = []
+        self.dropped: list[str] = []
+
+    def degraded_answer(self, service: str, intent: str) -> None:
+        self.degraded.append((service, intent))
+
+    def analytics_deferred(self, event: dict[str, Any], why: str) -> None:
+        self.deferred.append((event, why))
+
+    def feedback_dropped(self, why: str) -> None:
+        self.dropped.append(why)
