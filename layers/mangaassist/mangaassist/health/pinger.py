@@ -313,7 +313,11 @@ class HealthPinger:
         since = outage_since(health, latest, circuits[BANNER_SERVICE], now)
         try:
             if since is None:
-                return "cleared" if self.store.clear_banner() else "unchanged"
+                # A read first: a conditional write that finds nothing to clear would still cost a write unit.
+                current = self.store.get_banner()
+                if current is not None and current.active and self.store.clear_banner():
+                    return "cleared"
+                return "unchanged"
             if now - since > self.banner_after_s:
                 self.store.set_banner(Banner(True, BANNER_EN, BANNER_JA, since, f"{BANNER_SERVICE}_unavailable"))
                 return "set"
