@@ -88,6 +88,7 @@ class Plan:
     stagger: bool = True  # spread the workers' first calls over one interval
     duration_s: float = 3.0
     counted_threshold: int | None = None  # override the threshold for the breaker (lost-count test)
+    circuits: tuple[str, ...] = (SERVICE,)  # a worker's calls cycle through these circuits
 
 
 @dataclass
@@ -123,8 +124,12 @@ def _ddb_client(plan: Plan, counter: list[int]):
     return client
 
 
+def _pybreaker_state(state) -> str:
+    return str(state.name).upper().replace("-", "_")  # "half-open" -> "HALF_OPEN"
+
+
 def _build_caller(plan: Plan, report: WorkerReport, counter: list[int]):
-    """A function that makes one guarded call and returns "ok" | "failed" | "short"."""
+    """A function that makes one guarded call to circuit ``i`` and returns "ok" | "failed" | "short"."""
     import requests
 
     session = requests.Session()
@@ -141,30 +146,28 @@ def _build_caller(plan: Plan, report: WorkerReport, counter: list[int]):
         from mangaassist.breaker.telemetry import RecordingTelemetry
         from mangaassist.registry import REGISTRY
 
-        spec = REGISTRY[SERVICE]
         threshold = plan.counted_threshold or plan.threshold
-        spec = replace(
-            spec,
-            slow_call_ms=10_000,
-            breaker=replace(
-                spec.breaker,
-                failure_threshold=threshold,
-                open_seconds=plan.open_seconds,
-                max_open_seconds=plan.max_open_seconds,
-                window_seconds=plan.window_seconds,
-            ),
-        )
+        settings = {
+            "failure_threshold": threshold,
+            "open_seconds": plan.open_seconds,
+            "max_open_seconds": plan.max_open_seconds,
+            "window_seconds": plan.window_seconds,
+        }
+        registry = {
+            name: replace(REGISTRY[name], slow_call_ms=10_000, breaker=replace(REGISTRY[name].breaker, **settings))
+            for name in plan.circuits
+        }
         breakers = CircuitBreakers(
             DynamoCircuitStore(plan.table, _ddb_client(plan, counter)),
-            registry={SERVICE: spec},
+            registry=registry,
             cache_ttl_s=plan.cache_ttl_s,
             telemetry=RecordingTelemetry(),
             on_transition=lambda t: report.transitions.append((t.from_state.value, t.to_state.value, t.at)),
         )
 
-        def call():
+        def call(i: int) -> str:
             try:
-                return breakers.call(SERVICE, hit)
+                return breakers.call(plan.circuits[i], hit)
             except ServiceUnavailableError as err:
                 return "short" if err.kind is FailureKind.CIRCUIT_OPEN else "failed"
 
@@ -196,16 +199,18 @@ def _build_caller(plan: Plan, report: WorkerReport, counter: list[int]):
             success_threshold=1,
             handled_exceptions=(requests.RequestException,),
         )
-        guarded = circuit_breaker(
-            name=SERVICE,
-            persistence_store=persistence,
-            config=config,
-            on_transition=lambda t: report.transitions.append((str(t.from_state), str(t.to_state), time.time())),
-        )(hit)
 
-        def call():
+        def on_transition(t):
+            report.transitions.append((str(t.from_state), str(t.to_state), time.time()))
+
+        guarded = [
+            circuit_breaker(name=name, persistence_store=persistence, config=config, on_transition=on_transition)(hit)
+            for name in plan.circuits
+        ]
+
+        def call(i: int) -> str:
             try:
-                return guarded()
+                return guarded[i]()
             except CircuitBreakerOpenError:
                 return "short"
             except requests.RequestException:
@@ -216,11 +221,18 @@ def _build_caller(plan: Plan, report: WorkerReport, counter: list[int]):
     if plan.implementation == "pybreaker":
         import pybreaker
 
-        breaker = pybreaker.CircuitBreaker(fail_max=plan.threshold, reset_timeout=plan.open_seconds)
+        class Listener(pybreaker.CircuitBreakerListener):
+            def state_change(self, cb, old_state, new_state):
+                report.transitions.append((_pybreaker_state(old_state), _pybreaker_state(new_state), time.time()))
 
-        def call():
+        breakers = [
+            pybreaker.CircuitBreaker(fail_max=plan.threshold, reset_timeout=plan.open_seconds, listeners=[Listener()])
+            for _ in plan.circuits
+        ]
+
+        def call(i: int) -> str:
             try:
-                return breaker.call(hit)
+                return breakers[i].call(hit)
             except pybreaker.CircuitBreakerError:
                 return "short"
             except requests.RequestException:
@@ -249,7 +261,7 @@ def _worker(index: int, workers: int, plan: Plan, ready, go, timing, results) ->
                 time.sleep(next_at - now)
             if time.time() >= end:
                 break
-            outcome = call()
+            outcome = call(report.calls % len(plan.circuits))
             report.calls += 1
             if outcome == "ok":
                 report.ok += 1
