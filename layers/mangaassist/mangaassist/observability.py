@@ -7,15 +7,21 @@ only when POWERTOOLS_TRACE_DISABLED is not "true"; otherwise handlers get no-op 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from mangaassist.registry import METRIC_NAMESPACE
 
 logger = Logger()
+# The domain modules log through standard loggers under "mangaassist" (they know nothing of Lambda);
+# giving that parent the Powertools handler makes their lines structured JSON like the handlers' own.
+logging.getLogger("mangaassist")
+copy_config_to_registered_loggers(source_logger=logger, include={"mangaassist"})
 metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", METRIC_NAMESPACE))
 
 

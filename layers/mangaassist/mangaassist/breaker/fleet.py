@@ -437,5 +437,5 @@ class CircuitBreakers:
         spec = self.registry[service]
         rec = self.store.set_override(spec.name, Override(override), self.clock())
         self._remember(rec)
-        logger.warning("circuit_override", extra={"service": service, "override": rec.override.value})
+        logger.warning("circuit_override", extra={"circuit": service, "override": rec.override.value})
         return rec

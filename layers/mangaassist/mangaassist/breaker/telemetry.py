@@ -52,7 +52,7 @@ class BreakerTelemetry:
         logger.warning(
             "circuit_transition",
             extra={
-                "service": transition.service,
+                "circuit": transition.service,
                 "from_state": transition.from_state.value,
                 "to_state": transition.to_state.value,
                 "reason": transition.reason,
