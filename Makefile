@@ -10,6 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .venv-checkov
 PORT ?= 3000
 WORKERS ?= 2
 PYTEST_ARGS ?=
@@ -34,15 +35,29 @@ $(SAM_VENV)/.installed: requirements/sam.lock
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements/sam.lock
 	@touch $@
 
+# checkov pins its own botocore and click, which clash with sam's: it gets a virtualenv of its own.
+$(CHECKOV_VENV)/.installed: requirements/checkov.lock
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements/checkov.lock
+	@touch $@
+
 .PHONY: test
 test: $(VENV)/.installed ## run the whole test suite (unit, integration against moto server, concurrency)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff and sam validate --lint
+lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## ruff, sam validate --lint, cfn-lint, checkov, generated parts in step
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(SAM) validate --lint --template template.yaml
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
+	PYTHONPATH=layers/mangaassist $(PY) -m scripts.generate_template_parts --check
+
+.PHONY: generate
+generate: $(VENV)/.installed ## rewrite template.yaml's generated alarms and dashboard from the service registry
+	PYTHONPATH=layers/mangaassist $(PY) -m scripts.generate_template_parts
 
 .PHONY: format
 format: $(VENV)/.installed ## apply ruff's formatting and safe fixes

@@ -1,0 +1,378 @@
+"""The CloudWatch alarms of template.yaml, built from the service registry and the ops alarm catalog.
+
+Every number here is explained where it is chosen; names, severities and runbooks come from
+mangaassist.ops.alarms so the deployed alarm and the relay's runbook link cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mangaassist.ops import slo
+from mangaassist.ops.alarms import BEDROCK_AVAILABILITY, ORDER_SERVICE_AVAILABILITY, AlarmSpec, alarm_catalog
+from mangaassist.registry import (
+    CIRCUIT_OPEN_METRIC,
+    METRIC_NAMESPACE,
+    PING_AVAILABILITY_METRIC,
+    SERVICES,
+    ServiceSpec,
+    service,
+)
+from scripts.cfn_yaml import Intrinsic, get_att, ref, sub
+
+# Hand-written resources of template.yaml the generated alarms watch (a test checks they exist).
+ALARM_TOPIC = "AlarmTopic"
+API = "ChatApi"
+API_NAME = sub("${AWS::StackName}-api")  # ChatApi's Name, hence the ApiName dimension
+STAGE = ref("StageName")
+STATE_TABLE_NAME = sub("${AWS::StackName}-state")
+FAQ_BUCKET = "FaqBucket"
+FAQ_BUCKET_METRICS_FILTER = "EntireBucket"  # FaqBucket's MetricsConfigurations Id (S3 request metrics)
+RELAY_FAILURE_QUEUE = "AlarmRelayFailureQueue"
+FUNCTIONS = {"Chat": "ChatFunction", "HealthPing": "HealthPingFunction", "AlarmRelay": "AlarmRelayFunction"}
+
+# The design's alarm (Q17): more than 10 errors + timeouts in one minute, one period, page.
+ORDER_SERVICE_ERRORS_PER_MINUTE = 10
+
+# Lambda errors: (threshold per minute, datapoints, evaluation periods).
+# chat: every unhandled error is a 502 for a customer; five in a minute is a bug, not bad luck.
+# health_ping: one failed run is noise (a slow dependency); three in five minutes leave flags stale.
+# alarm_relay: it raises on 429/5xx on purpose so Lambda retries; persisting for 3 of 5 minutes is not luck.
+LAMBDA_ERRORS = {"Chat": (5, 1, 1), "HealthPing": (1, 3, 5), "AlarmRelay": (1, 3, 5)}
+# Throttles turn into customer errors (chat) or missed runs (others); two minutes out of three is sustained.
+LAMBDA_THROTTLES = {"Chat": (1, 2, 3), "HealthPing": (1, 2, 3), "AlarmRelay": (1, 2, 3)}
+
+# API 5xx: share of requests, ignored below 20 requests a minute where one error is 5 %.
+API_5XX_PERCENT = 1
+API_5XX_MIN_REQUESTS = 20
+STATE_TABLE_OPERATIONS = ("GetItem", "Query", "UpdateItem", "PutItem")
+
+
+def api_p99_threshold_ms() -> int:
+    """A p99 above the slowest dependency's timeout plus a second means requests queue or retry."""
+    return max(spec.timeout_ms for spec in SERVICES) + 1000
+
+
+def _dimensions(dimensions: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"Name": name, "Value": value} for name, value in dimensions.items()]
+
+
+def _stat(
+    metric_id: str, namespace: str, name: str, dimensions: dict[str, Any], stat: str, period: int
+) -> dict[str, Any]:
+    return {
+        "Id": metric_id,
+        "MetricStat": {
+            "Metric": {"Namespace": namespace, "MetricName": name, "Dimensions": _dimensions(dimensions)},
+            "Period": period,
+            "Stat": stat,
+        },
+        "ReturnData": False,
+    }
+
+
+def _expression(metric_id: str, expression: str, label: str) -> dict[str, Any]:
+    return {"Id": metric_id, "Expression": expression, "Label": label, "ReturnData": True}
+
+
+def _alarm(spec: AlarmSpec, **properties: Any) -> dict[str, Any]:
+    actions: dict[str, Any] = {}
+    if not spec.component:
+        # OK actions too, so the relay resolves the PagerDuty incident it opened.
+        actions = {"AlarmActions": [ref(ALARM_TOPIC)], "OKActions": [ref(ALARM_TOPIC)]}
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmName": spec.name,
+            "AlarmDescription": spec.description,
+            "ActionsEnabled": True,
+            **actions,
+            **properties,
+        },
+    }
+
+
+def _service_dims(spec: ServiceSpec) -> dict[str, Any]:
+    return {"service": spec.name}
+
+
+def order_service_availability(spec: AlarmSpec) -> dict[str, Any]:
+    order = service("order_service")
+    return _alarm(
+        spec,
+        Metrics=[
+            _stat("errors", METRIC_NAMESPACE, order.error_metric, _service_dims(order), "Sum", 60),
+            _stat("timeouts", METRIC_NAMESPACE, order.timeout_metric, _service_dims(order), "Sum", 60),
+            # FILL: a minute with errors but no timeouts must still add up, not vanish as missing data.
+            _expression(
+                "failures",
+                "FILL(errors, 0) + FILL(timeouts, 0)",
+                f"{order.error_metric} + {order.timeout_metric}",
+            ),
+        ],
+        Threshold=ORDER_SERVICE_ERRORS_PER_MINUTE,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        TreatMissingData="notBreaching",
+    )
+
+
+def circuit_open(spec: AlarmSpec, svc: ServiceSpec) -> dict[str, Any]:
+    return _alarm(
+        spec,
+        Namespace=METRIC_NAMESPACE,
+        MetricName=CIRCUIT_OPEN_METRIC,
+        Dimensions=_dimensions(_service_dims(svc)),
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        # CircuitOpen is written on every transition and by every health-ping run; a gap means "no news",
+        # so the alarm keeps its state instead of resolving an outage nobody has seen end.
+        TreatMissingData="missing",
+    )
+
+
+def bedrock_availability(spec: AlarmSpec) -> dict[str, Any]:
+    llm = service("llm")
+    dims = _service_dims(llm)
+    expression = (
+        f"IF((FILL(ping, 1) < 1) OR ((FILL(errors, 0) + FILL(timeouts, 0)) >= {llm.breaker.failure_threshold}), 1, 0)"
+    )
+    return _alarm(
+        spec,
+        Metrics=[
+            # Minimum: one failed ping in the minute makes the minute bad.
+            _stat("ping", METRIC_NAMESPACE, PING_AVAILABILITY_METRIC, dims, "Minimum", 60),
+            _stat("errors", METRIC_NAMESPACE, llm.error_metric, dims, "Sum", 60),
+            _stat("timeouts", METRIC_NAMESPACE, llm.timeout_metric, dims, "Sum", 60),
+            _expression(
+                "unavailable",
+                expression,
+                f"1 = Bedrock failed its ping or >= {llm.breaker.failure_threshold} chat calls failed",
+            ),
+        ],
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        # As many bad minutes in a row as failed pings it takes to open the circuit fleet-wide.
+        EvaluationPeriods=llm.ping_failures_to_open,
+        DatapointsToAlarm=llm.ping_failures_to_open,
+        TreatMissingData="notBreaching",
+    )
+
+
+def lambda_metric(spec: AlarmSpec, function: str, metric: str, rule: tuple[int, int, int]) -> dict[str, Any]:
+    threshold, datapoints, periods = rule
+    return _alarm(
+        spec,
+        Namespace="AWS/Lambda",
+        MetricName=metric,
+        Dimensions=_dimensions({"FunctionName": ref(FUNCTIONS[function])}),
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=periods,
+        DatapointsToAlarm=datapoints,
+        Threshold=threshold,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+
+
+def api_5xx(spec: AlarmSpec) -> dict[str, Any]:
+    dims = {"ApiName": API_NAME, "Stage": STAGE}
+    return _alarm(
+        spec,
+        Metrics=[
+            _stat("errors", "AWS/ApiGateway", "5XXError", dims, "Sum", 60),
+            _stat("requests", "AWS/ApiGateway", "Count", dims, "Sum", 60),
+            _expression(
+                "error_percent",
+                f"IF(FILL(requests, 0) >= {API_5XX_MIN_REQUESTS}, 100 * FILL(errors, 0) / requests, 0)",
+                "5xx share of API requests (%)",
+            ),
+        ],
+        Threshold=API_5XX_PERCENT,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=5,
+        DatapointsToAlarm=3,
+        TreatMissingData="notBreaching",
+    )
+
+
+def api_latency(spec: AlarmSpec) -> dict[str, Any]:
+    return _alarm(
+        spec,
+        Namespace="AWS/ApiGateway",
+        MetricName="Latency",
+        Dimensions=_dimensions({"ApiName": API_NAME, "Stage": STAGE}),
+        ExtendedStatistic="p99",
+        Period=60,
+        EvaluationPeriods=5,
+        DatapointsToAlarm=5,
+        Threshold=api_p99_threshold_ms(),
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
+
+
+def relay_failed_deliveries(spec: AlarmSpec) -> dict[str, Any]:
+    return _alarm(
+        spec,
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=_dimensions({"QueueName": get_att(RELAY_FAILURE_QUEUE, "QueueName")}),
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+
+
+def health_ping_silent(spec: AlarmSpec) -> dict[str, Any]:
+    llm = service("llm")  # pinged on every run, so its results prove the pinger runs
+    return _alarm(
+        spec,
+        Namespace=METRIC_NAMESPACE,
+        MetricName=PING_AVAILABILITY_METRIC,
+        Dimensions=_dimensions(_service_dims(llm)),
+        Statistic="SampleCount",
+        Period=300,
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        Threshold=1,
+        ComparisonOperator="LessThanThreshold",
+        # No data is the very thing this alarm is about.
+        TreatMissingData="breaching",
+    )
+
+
+def state_store_errors(spec: AlarmSpec) -> dict[str, Any]:
+    metrics, terms = [], []
+    for operation in STATE_TABLE_OPERATIONS:
+        dims = {"TableName": STATE_TABLE_NAME, "Operation": operation}
+        for prefix, name in (("system", "SystemErrors"), ("throttled", "ThrottledRequests")):
+            metric_id = f"{prefix}_{operation.lower()}"
+            metrics.append(_stat(metric_id, "AWS/DynamoDB", name, dims, "Sum", 60))
+            terms.append(f"FILL({metric_id}, 0)")
+    metrics.append(_expression("failed_requests", " + ".join(terms), "state table system errors + throttles"))
+    return _alarm(
+        spec,
+        Metrics=metrics,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        # A throttled burst is absorbed by the breaker's snapshot; three minutes out of five is an outage.
+        EvaluationPeriods=5,
+        DatapointsToAlarm=3,
+        TreatMissingData="notBreaching",
+    )
+
+
+def faq_store_errors(spec: AlarmSpec) -> dict[str, Any]:
+    dims = {"BucketName": ref(FAQ_BUCKET), "FilterId": FAQ_BUCKET_METRICS_FILTER}
+    return _alarm(
+        spec,
+        Metrics=[
+            _stat("client_errors", "AWS/S3", "4xxErrors", dims, "Sum", 300),
+            _stat("server_errors", "AWS/S3", "5xxErrors", dims, "Sum", 300),
+            # 4xx counts too: a missing FAQ object (403/404) is an outage of the FAQ store for the chat.
+            _expression("failed_reads", "FILL(client_errors, 0) + FILL(server_errors, 0)", "FAQ bucket 4xx + 5xx"),
+        ],
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        TreatMissingData="notBreaching",
+    )
+
+
+def _format_number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def slo_window(spec: AlarmSpec, window_s: int, burn_rate: float) -> dict[str, Any]:
+    method, resource = slo.CHAT_ROUTE
+    chat_dims = {"service": slo.CHAT_SERVICE}
+    api_dims = {"ApiName": API_NAME, "Method": method, "Resource": resource, "Stage": STAGE}
+    total = "(FILL(requests, 0) + FILL(unanswered, 0))"
+    bad = "(FILL(failures, 0) + FILL(unanswered, 0))"
+    budget = _format_number(slo.ERROR_BUDGET)
+    return _alarm(
+        spec,
+        Metrics=[
+            _stat("requests", METRIC_NAMESPACE, slo.CHAT_REQUESTS_METRIC, chat_dims, "Sum", window_s),
+            _stat("failures", METRIC_NAMESPACE, slo.CHAT_FAILURES_METRIC, chat_dims, "Sum", window_s),
+            _stat("unanswered", "AWS/ApiGateway", "5XXError", api_dims, "Sum", window_s),
+            _expression(
+                "burn_rate",
+                f"IF({total} >= {slo.MIN_REQUESTS_PER_WINDOW}, {bad} / {total} / {budget}, 0)",
+                f"error budget burn rate over {slo.window_label(window_s)}",
+            ),
+        ],
+        Threshold=burn_rate,
+        ComparisonOperator="GreaterThanThreshold",
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        TreatMissingData="notBreaching",
+    )
+
+
+def slo_composite(spec: AlarmSpec, window_alarms: list[str]) -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudWatch::CompositeAlarm",
+        "DependsOn": [logical_id(name) for name in window_alarms],
+        "Properties": {
+            "AlarmName": spec.name,
+            "AlarmDescription": spec.description,
+            # Both windows: the long one proves it matters, the short one that it is still happening.
+            "AlarmRule": " AND ".join(f'ALARM("{name}")' for name in window_alarms),
+            "ActionsEnabled": True,
+            "AlarmActions": [ref(ALARM_TOPIC)],
+            "OKActions": [ref(ALARM_TOPIC)],
+        },
+    }
+
+
+def logical_id(alarm_name: str) -> str:
+    return f"{alarm_name}Alarm"
+
+
+def alarm_resources() -> dict[str, dict[str, Any]]:
+    """Logical id -> resource for every alarm in the catalog, in catalog order."""
+    catalog = alarm_catalog()
+    builders: dict[str, Any] = {
+        ORDER_SERVICE_AVAILABILITY: order_service_availability,
+        BEDROCK_AVAILABILITY: bedrock_availability,
+        "ChatApi5xxErrors": api_5xx,
+        "ChatApiLatencyP99": api_latency,
+        "AlarmRelayFailedDeliveries": relay_failed_deliveries,
+        "HealthPingSilent": health_ping_silent,
+        "StateStoreErrors": state_store_errors,
+        "FaqStoreErrors": faq_store_errors,
+    }
+    for svc in SERVICES:
+        builders[svc.circuit_open_alarm] = lambda spec, svc=svc: circuit_open(spec, svc)
+    for function in FUNCTIONS:
+        name = f"{function}Function" if function == "Chat" else function
+        builders[f"{name}Errors"] = lambda spec, f=function: lambda_metric(spec, f, "Errors", LAMBDA_ERRORS[f])
+        builders[f"{name}Throttles"] = lambda spec, f=function: lambda_metric(spec, f, "Throttles", LAMBDA_THROTTLES[f])
+    for alert in slo.BURN_RATE_ALERTS:
+        windows = [f"{alert.name}{slo.window_label(w)}" for w in (alert.long_window_s, alert.short_window_s)]
+        for window_name, window_s in zip(windows, (alert.long_window_s, alert.short_window_s), strict=True):
+            builders[window_name] = lambda spec, w=window_s, a=alert: slo_window(spec, w, a.burn_rate)
+        builders[alert.name] = lambda spec, windows=windows: slo_composite(spec, windows)
+
+    missing = set(catalog) - set(builders)
+    unknown = set(builders) - set(catalog)
+    if missing or unknown:
+        raise ValueError(f"alarm catalog and builders disagree: missing {missing}, unknown {unknown}")
+    return {logical_id(name): builders[name](spec) for name, spec in catalog.items()}
+
+
+def alarm_arn(alarm_name: str) -> Intrinsic:
+    return get_att(logical_id(alarm_name), "Arn")
