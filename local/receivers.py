@@ -76,6 +76,11 @@ def pagerduty_response(status: int, delay_s: float = 0.0) -> CannedResponse:
     return CannedResponse(status, body, "application/json", headers, delay_s)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # a burst of concurrent alarms must not wait on the default backlog of 5
+
+
 class Receiver:
     """One HTTP endpoint on 127.0.0.1 that records requests and answers as told."""
 
@@ -180,9 +185,10 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # request lines carry webhook paths, i.e. secrets
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"receiver-{self.name}", daemon=True)
+        self._server = _Server(("127.0.0.1", port), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"receiver-{self.name}", daemon=True
+        )
         self._thread.start()
         return self
 

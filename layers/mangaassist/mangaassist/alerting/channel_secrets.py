@@ -7,9 +7,15 @@ that channel with a warning instead of failing every alarm until someone notices
 
 from __future__ import annotations
 
+import logging
+
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
+
+# botocore logs every response body at DEBUG, GetSecretValue's included: with Lambda's log level at DEBUG the
+# webhook URL and routing key would land in CloudWatch Logs. Nothing the relay needs is logged there.
+logging.getLogger("botocore.parsers").setLevel(logging.INFO)
 
 # Secrets Manager answers this both for an unknown secret id and for a secret that has no value yet.
 _NOT_SET = {"ResourceNotFoundException"}

@@ -189,7 +189,7 @@ class AlarmRelay:
                 unit=MetricUnit.Count,
                 value=1,
             )
-            logger.info("delivered", extra={**log, "status": result["status"]})
+            logger.info(f"relayed to {channel}", extra={**log, "status": result["status"]})
         elif outcome == REJECTED:
             metrics.add_metric(name="AlarmRelayRejected", unit=MetricUnit.Count, value=1)
             logger.error(
@@ -197,6 +197,7 @@ class AlarmRelay:
                 extra={**log, "status": result["status"], "response": result["detail"]},
             )
         else:
+            metrics.add_metric(name="AlarmRelayDuplicatesSuppressed", unit=MetricUnit.Count, value=1)
             logger.info("already sent by an earlier attempt; not posted again", extra={**log, "was": result["outcome"]})
         return outcome
 
