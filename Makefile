@@ -14,6 +14,8 @@ CHECKOV_VENV := .venv-checkov
 PORT ?= 3000
 WORKERS ?= 2
 PYTEST_ARGS ?=
+# The layer's package and the repo root (local/, bench/, scripts/) import like they do under pytest.
+export PYTHONPATH := $(CURDIR)/layers/mangaassist:$(CURDIR)
 
 .PHONY: help
 help: ## list the commands
