@@ -174,8 +174,18 @@ SHIPPING = FaqEntry(
 )
 
 
+AUTOGRAPHS = FaqEntry(
+    id="signed-copies",
+    answer={
+        "en": "We do not sell signed copies; autographed editions are sold only at publisher events.",
+        "ja": "サイン本の販売は行っておりません。サイン本は出版社のイベントでのみ販売されます。",
+    },
+    questions={"en": ["Do you sell autographed copies?"], "ja": ["サイン本はありますか"]},
+)
+
+
 class FakeFaqIndex:
-    """Matches messages that mention shipping in either language; nothing else."""
+    """Matches messages about shipping or autographs in either language; nothing else."""
 
     def __init__(self) -> None:
         self.lookups = 0
@@ -185,6 +195,8 @@ class FakeFaqIndex:
         lowered = text.lower()
         if "shipping" in lowered or "送料" in text or "postage" in lowered:
             return FaqMatch(SHIPPING)
+        if "autograph" in lowered or "サイン本" in text:
+            return FaqMatch(AUTOGRAPHS)
         return None
 
 
@@ -230,3 +242,66 @@ class CountingTelemetry:
 
     def feedback_dropped(self, why: str) -> None:
         self.dropped.append(why)
+
+
+class FakeRuntime:
+    """The routes' runtime (answer, feedback, health, status) over the fakes above, no AWS, no network."""
+
+    def __init__(self, down: set[str] | frozenset[str] = frozenset(), banner: Any | None = None):
+        from mangaassist.chat.orchestrator import Orchestrator
+        from mangaassist.chat.replies import Links
+        from mangaassist.language import detect_language
+
+        self.breakers = breakers_with(down, quiet=True)
+        self.downstream = FakeDownstream(self.breakers)
+        self.llm = FakeLlm(self.breakers)
+        self.telemetry = CountingTelemetry()
+        self.banner = banner
+        self.health_checks = {"state_store": True, "faq_store": True}
+        self.health_pings: dict[str, Any] = {}
+        self.orchestrator = Orchestrator(
+            breakers=self.breakers,
+            downstream=self.downstream,
+            llm=self.llm,
+            detect_language=detect_language,
+            faq=FakeFaqIndex,
+            banner=lambda: self.banner,
+            links=Links("https://store.example"),
+            telemetry=self.telemetry,
+        )
+        self.requests: list[Any] = []
+
+    def answer(self, request, context):
+        self.requests.append(request)
+        return self.orchestrator.answer(request, context)
+
+    def feedback(self, feedback, context):
+        return self.orchestrator.feedback(feedback, context)
+
+    def health(self):
+        from mangaassist.chat.health_check import run_checks
+
+        def state_store():
+            if not self.health_checks["state_store"]:
+                raise ConnectionError("state-table-prod at http://10.0.0.1:8000 refused")
+
+        return run_checks(state_store, lambda: self.health_checks["faq_store"])
+
+    def status(self):
+        from mangaassist.status_view import status_body
+
+        return status_body(self.breakers, lambda: self.health_pings, self.banner)
+
+
+@dataclass
+class LambdaContext:
+    """What the Lambda runtime passes as ``context`` (the fields Powertools reads)."""
+
+    function_name: str = "mangaassist-chat"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-1:123456789012:function:mangaassist-chat"
+    aws_request_id: str = "7c0a1f7e-8d5b-4c1e-b0a4-2a9f0d1e3c55"
+    remaining_ms: int = 10_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

@@ -155,11 +155,21 @@ def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver
         sub = claims.get("sub") if isinstance(claims, dict) else None
         return sub if isinstance(sub, str) and 0 < len(sub) <= 128 else None
 
+    def body_is_object() -> bool:
+        # Powertools validates the first element of a JSON array as if it were the body; we want objects only.
+        return isinstance(app.current_event.json_body, dict)
+
+    def not_an_object() -> Response:
+        return error_response(422, "invalid_request", "'body' must be a JSON object")
+
     def request_id() -> str:
         context_id = (app.current_event.get("requestContext") or {}).get("requestId")
         lambda_id = getattr(app.lambda_context, "aws_request_id", None)
         return str(context_id or lambda_id or uuid.uuid4())
 
+    # Routes carry no return annotation on purpose: Powertools would re-validate and re-serialise the body
+    # through the model, putting back the keys an answer leaves out; the OpenAPI schema comes from
+    # ``responses`` instead.
     @app.post(
         "/chat",
         summary="Answer one customer message",
@@ -171,9 +181,11 @@ def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver
     def chat(
         body: ChatRequest,
         content_type: Annotated[str | None, Header(alias="content-type", pattern=JSON_CONTENT_TYPE)] = None,
-    ) -> Response:
+    ):
         from mangaassist.chat.orchestrator import ChatInput
 
+        if not body_is_object():
+            return not_an_object()
         request = ChatInput(
             message=body.message, customer_id=customer_id(), session_id=body.session_id, request_id=request_id()
         )
@@ -191,7 +203,9 @@ def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver
     def feedback(
         body: FeedbackRequest,
         content_type: Annotated[str | None, Header(alias="content-type", pattern=JSON_CONTENT_TYPE)] = None,
-    ) -> Response:
+    ):
+        if not body_is_object():
+            return not_an_object()
         payload = {**body.model_dump(), "customer_id": customer_id()}
         runtime().feedback(payload, app.lambda_context)
         return Response(status_code=202, content_type=JSON, body={"status": "accepted"})
@@ -202,10 +216,11 @@ def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver
         responses={
             200: {"description": "healthy", "content": {JSON: {"model": HealthResponse}}},
             503: {"description": "unhealthy", "content": {JSON: {"model": HealthResponse}}},
+            422: ERROR_RESPONSES[422],
         },
         tags=["operations"],
     )
-    def health() -> Response:
+    def health():
         healthy, checks = runtime().health()
         body = HealthResponse(status="healthy" if healthy else "unhealthy", checks=checks).model_dump(mode="json")
         return Response(status_code=200 if healthy else 503, content_type=JSON, body=body)
@@ -213,10 +228,13 @@ def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver
     @app.get(
         "/status",
         summary="Service health dashboard and capability map",
-        responses={200: {"description": "current status", "content": {JSON: {"model": StatusResponse}}}},
+        responses={
+            200: {"description": "current status", "content": {JSON: {"model": StatusResponse}}},
+            422: ERROR_RESPONSES[422],
+        },
         tags=["operations"],
     )
-    def status() -> Response:
+    def status():
         body = StatusResponse.model_validate(runtime().status()).model_dump(mode="json")
         return Response(status_code=200, content_type=JSON, body=body)
 

@@ -163,13 +163,17 @@ def scores(text: str) -> dict[Intent, int]:
     return totals
 
 
-def detect_intent(text: str) -> Intent:
-    """The intent of one customer message, by rules alone."""
+def classify(text: str) -> tuple[Intent, int]:
+    """The intent of one customer message by rules alone, and how much evidence backs it (0 = none)."""
     totals = scores(text)
     best = max(totals.values())
     if best == 0:
-        return Intent.OPEN_ENDED
+        return Intent.OPEN_ENDED, 0
     winner = next(intent for intent in PRECEDENCE if totals[intent] == best)
     if winner is Intent.GREETING and len(normalise(text)) > GREETING_MAX_CHARS:
-        return Intent.OPEN_ENDED
-    return winner
+        return Intent.OPEN_ENDED, 0
+    return winner, best
+
+
+def detect_intent(text: str) -> Intent:
+    return classify(text)[0]

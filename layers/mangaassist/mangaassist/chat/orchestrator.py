@@ -23,7 +23,7 @@ from mangaassist.chat.flows import (
     escalation,
     promotion_nudge,
 )
-from mangaassist.chat.intents import Intent, detect_intent
+from mangaassist.chat.intents import WEAK, Intent, classify
 from mangaassist.chat.policy import BUDGET_S, POLICY, Decision, choose
 from mangaassist.chat.replies import Links, text
 from mangaassist.chat.telemetry import ChatTelemetry
@@ -172,9 +172,10 @@ class Orchestrator:
             return None
 
     def _intent(self, message: str, lang: str, faq_index: Any | None) -> Intent:
-        intent = detect_intent(message)
-        # A question the rules cannot place but the FAQ answers confidently is a FAQ question.
-        if intent is Intent.OPEN_ENDED and faq_index is not None and faq_index.best(message, lang) is not None:
+        intent, evidence = classify(message)
+        # A question the rules cannot place (or place only on a weak hint such as "how much") but the FAQ
+        # answers confidently is a FAQ question.
+        if evidence <= WEAK and faq_index is not None and faq_index.best(message, lang) is not None:
             return Intent.FAQ
         return intent
 

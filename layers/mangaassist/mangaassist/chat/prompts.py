@@ -1,4 +1,8 @@
-"""System prompts for Bedrock: every generated answer is grounded on data the chat passes in, nothing else."""
+"""System prompts for Bedrock: every generated answer is grounded on data the chat passes in, nothing else.
+
+The material sits between <context> and </context>, which keeps it apart from the instructions (and is
+what the project's Bedrock simulator quotes from).
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ def faq_system(entries: Sequence[dict[str, str]], lang: str) -> str:
     return (
         _ROLE.format(language=LANGUAGE_NAMES.get(lang, "English"))
         + "Answer the customer's question using ONLY these FAQ entries. If they do not answer it, say you are "
-        "not sure and suggest contacting a support agent.\n\nFAQ entries:\n" + material
+        "not sure and suggest contacting a support agent.\n\n<context>\n" + material + "\n</context>"
     )
 
 
@@ -37,7 +41,9 @@ def product_system(products: Sequence[Product], lang: str) -> str:
     return (
         _ROLE.format(language=LANGUAGE_NAMES.get(lang, "English"))
         + "Answer the customer's question about these titles using ONLY this catalog data (JSON, prices in yen). "
-        "If the data does not answer it, say so.\n\nCatalog data:\n" + json.dumps(facts, ensure_ascii=False)
+        "If the data does not answer it, say so.\n\n<context>\n"
+        + json.dumps(facts, ensure_ascii=False)
+        + "\n</context>"
     )
 
 
@@ -45,9 +51,8 @@ def open_system(lang: str, faq_entries: Sequence[dict[str, str]] = ()) -> str:
     """Everything else: help if it is about manga or the store, decline politely otherwise."""
     grounding = ""
     if faq_entries:
-        grounding = "\n\nStore FAQ entries that may help:\n" + "\n".join(
-            f"Q: {e['question']}\nA: {e['answer']}" for e in faq_entries
-        )
+        entries = "\n".join(f"Q: {e['question']}\nA: {e['answer']}" for e in faq_entries)
+        grounding = f"\n\nStore FAQ entries that may help:\n<context>\n{entries}\n</context>"
     return (
         _ROLE.format(language=LANGUAGE_NAMES.get(lang, "English"))
         + "You have no access to the customer's orders or account in this conversation. Help with questions "

@@ -7,6 +7,7 @@ come from the order service's answer or are not shown at all (design Q17: never 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import quote_plus
 
@@ -14,6 +15,7 @@ from mangaassist.downstream.models import Order, Product, Promotion, ReturnCase
 
 LANGUAGES = ("en", "ja")
 DEFAULT_STORE_BASE_URL = "https://www.amazon.co.jp"
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 TEXT: dict[str, dict[str, str]] = {
     "orders_intro": {"en": "Here are your recent orders:", "ja": "最近のご注文です："},
@@ -112,6 +114,8 @@ TEXT: dict[str, dict[str, str]] = {
         "返品についてのご質問にお答えします。",
     },
     "promotion": {"en": "Also: {text}", "ja": "お知らせ：{text}"},
+    "reason_genre": {"en": "because you like {genre}", "ja": "お好きなジャンル：{genre}"},
+    "reason_trending": {"en": "trending now", "ja": "今話題"},
     "something_went_wrong": {
         "en": "Sorry, something went wrong on my side. Please try again in a moment, or I can connect you with "
         "a support agent.",
@@ -202,8 +206,14 @@ class Links:
 
 def order_line(order: Order, lang: str) -> str:
     status = ORDER_STATUS.get(order.status, {}).get(lang, order.status)
-    eta = text("order_eta", lang, date=order.estimated_delivery) if order.estimated_delivery else ""
-    return text("order_line", lang, order_id=order.order_id, status=status, ordered_at=order.ordered_at, eta=eta)
+    eta = text("order_eta", lang, date=_day(order.estimated_delivery)) if order.estimated_delivery else ""
+    ordered = _day(order.ordered_at)
+    return text("order_line", lang, order_id=order.order_id, status=status, ordered_at=ordered, eta=eta)
+
+
+def _day(timestamp: str) -> str:
+    """The calendar day of an ISO 8601 timestamp as the order service sent it (no clock or zone math)."""
+    return timestamp[:10] if ISO_DAY.match(timestamp) else timestamp
 
 
 def return_line(case: ReturnCase, lang: str) -> str:
@@ -223,9 +233,22 @@ def product_line(product: Product, lang: str) -> str:
         line += f" ¥{product.price_jpy:,}"
     if not product.in_stock:
         line += "（在庫切れ）" if lang == "ja" else " (out of stock)"
-    if product.reason and lang == "en":
-        line += f": {product.reason}"
+    reason = pick_reason(product.reason, lang)
+    if reason:
+        line += f"（{reason}）" if lang == "ja" else f" ({reason})"
     return ("・" if lang == "ja" else "• ") + line
+
+
+def pick_reason(code: str | None, lang: str) -> str:
+    """The recommender's reason code (``favorite_genre:<genre>`` or ``trending``) in the customer's words."""
+    if not code:
+        return ""
+    kind, _, genre = code.partition(":")
+    if kind == "favorite_genre" and genre:
+        return text("reason_genre", lang, genre=genre.replace("_", " "))
+    if kind == "trending":
+        return text("reason_trending", lang)
+    return ""
 
 
 def promotion_text(promotion: Promotion, lang: str) -> str:

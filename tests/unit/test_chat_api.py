@@ -1,0 +1,346 @@
+"""The chat Lambda's HTTP contract, through the real handler: every events/ file and hostile input.
+
+Hostile requests must end in a 4xx with ``{"error": {"code", "message"}}`` before anything is built:
+the handler's runtime (breaker, clients, FAQ store) stays untouched. Valid ones run against
+in-memory fakes swapped in for the runtime.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from mangaassist.chat.api_models import ChatResponse, HealthResponse, StatusResponse
+from tests.unit.chat_fakes import ORDER_IDS, FakeBanner, FakeRuntime, LambdaContext
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+LEAKS = ("Traceback", 'File "', ".py", "state-table", "10.0.0.1", "refused", "botocore", "pydantic")
+
+
+def load_handler():
+    spec = importlib.util.spec_from_file_location("chat_handler_under_test", ROOT / "functions" / "chat" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def handler(monkeypatch):
+    module = load_handler()
+    monkeypatch.delenv("STATE_TABLE", raising=False)  # hostile input must not need any of it
+    return module
+
+
+@pytest.fixture
+def fake(handler, monkeypatch) -> FakeRuntime:
+    runtime = FakeRuntime()
+    monkeypatch.setattr(handler, "runtime", runtime)
+    return runtime
+
+
+def event(name: str) -> dict:
+    return json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def invoke(handler, evt: dict) -> tuple[int, dict, dict]:
+    response = handler.lambda_handler(evt, LambdaContext())
+    headers = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
+    headers.update({k.lower(): v for k, v in (response.get("headers") or {}).items()})
+    return response["statusCode"], json.loads(response["body"]), headers
+
+
+def chat_event(body: str | None, content_type: str | None = "application/json", **changes) -> dict:
+    evt = copy.deepcopy(event("chat_faq"))
+    evt["body"] = body
+    headers = {k: v for k, v in evt["headers"].items() if k.lower() != "content-type"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    evt["headers"] = headers
+    evt["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+    evt.update(changes)
+    return evt
+
+
+# ---------------------------------------------------------------- events/ files
+
+
+def test_every_event_file_is_a_rest_proxy_event_for_a_chat_route() -> None:
+    names = [
+        *sorted(p.stem for p in EVENTS.glob("*.json") if p.stem.startswith("chat_")),
+        "health",
+        "status",
+        "feedback",
+    ]
+    for name in names:
+        evt = event(name)
+        assert evt["httpMethod"] in ("GET", "POST"), name
+        assert evt["requestContext"]["httpMethod"] == evt["httpMethod"], name
+        assert evt["requestContext"]["resourcePath"] == evt["resource"] == evt["path"], name
+        assert evt["isBase64Encoded"] is False, name
+        assert {"headers", "multiValueHeaders", "requestContext", "body"} <= set(evt), name
+
+
+EXPECTED = {
+    "chat_order_tracking": ("order_tracking", "ja", True),
+    "chat_order_tracking_guest": ("order_tracking", "en", False),
+    "chat_recommendation": ("recommendation", "en", True),
+    "chat_product_info": ("product_info", "ja", True),
+    "chat_faq": ("faq", "ja", False),
+    "chat_returns": ("returns", "en", True),
+    "chat_escalation": ("escalation", "ja", True),
+    "chat_greeting": ("greeting", "en", True),
+    "chat_open_ended": ("open_ended", "en", False),
+    "chat_spoofed_customer_id": ("order_tracking", "en", False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_chat_events_answer_200_in_the_customers_language(handler, fake: FakeRuntime, name: str) -> None:
+    intent, lang, signed_in = EXPECTED[name]
+    evt = event(name)
+    status, body, headers = invoke(handler, evt)
+    assert status == 200
+    ChatResponse.model_validate(body)
+    assert body["intent"] == intent
+    assert body["language"] == lang
+    assert body["request_id"] == evt["requestContext"]["requestId"]
+    assert body["degraded"] is False
+    assert headers["content-type"] in ("application/json", ["application/json"])
+    (request,) = fake.requests
+    claims = (evt["requestContext"].get("authorizer") or {}).get("claims") or {}
+    assert request.customer_id == claims.get("sub")
+    assert (request.customer_id is not None) is signed_in
+
+
+def test_a_customer_id_in_the_body_is_ignored(handler, fake: FakeRuntime) -> None:
+    status, body, _ = invoke(handler, event("chat_spoofed_customer_id"))
+    assert status == 200
+    assert fake.requests[0].customer_id is None
+    assert "orders" not in body
+    assert fake.downstream.attempts["order_service"] == 0
+    assert not any(order_id in body["message"] for order_id in ORDER_IDS)
+
+
+def test_signed_in_order_tracking_returns_the_services_orders(handler, fake: FakeRuntime) -> None:
+    _, body, _ = invoke(handler, event("chat_order_tracking"))
+    assert [o["order_id"] for o in body["orders"]] == list(ORDER_IDS)
+    assert body["session_id"] == "sess-7f3a"
+
+
+def test_an_open_circuit_answers_200_degraded_with_the_seed_fallback(handler, monkeypatch) -> None:
+    runtime = FakeRuntime(down={"order_service", "llm"}, banner=FakeBanner())
+    monkeypatch.setattr(handler, "runtime", runtime)
+    status, body, _ = invoke(handler, event("chat_order_tracking"))
+    assert status == 200
+    assert body["degraded"] is True
+    assert body["degraded_reason"] == "order_service_unavailable"
+    assert [a["type"] for a in body["actions"]] == ["link", "escalation"]
+    assert "url" not in body["actions"][1]
+    assert body["banner"] == FakeBanner().message_ja
+    assert runtime.downstream.attempts["order_service"] == 0
+
+
+def test_feedback_event_is_accepted_and_forwarded(handler, fake: FakeRuntime) -> None:
+    status, body, _ = invoke(handler, event("feedback"))
+    assert (status, body) == (202, {"status": "accepted"})
+    (sent,) = fake.downstream.feedback
+    assert sent["customer_id"] == "cust-0001"
+    assert sent["rating"] == "helpful"
+
+
+def test_feedback_while_its_service_is_down_is_accepted_dropped_and_counted(handler, monkeypatch) -> None:
+    runtime = FakeRuntime(down={"feedback"})
+    monkeypatch.setattr(handler, "runtime", runtime)
+    status, _, _ = invoke(handler, event("feedback"))
+    assert status == 202
+    assert runtime.telemetry.dropped == ["circuit_open"]
+    assert runtime.downstream.attempts["feedback"] == 0
+
+
+def test_health_event_healthy_and_unhealthy_without_internals(handler, fake: FakeRuntime) -> None:
+    status, body, _ = invoke(handler, event("health"))
+    assert status == 200
+    HealthResponse.model_validate(body)
+    assert body["status"] == "healthy"
+    assert set(body["checks"]) == {"state_store", "faq_store"}
+
+    fake.health_checks["state_store"] = False
+    status, body, _ = invoke(handler, event("health"))
+    assert status == 503
+    assert body["status"] == "unhealthy"
+    assert body["checks"]["state_store"]["status"] == "fail"
+    assert body["checks"]["faq_store"]["status"] == "ok"
+    assert not any(leak in json.dumps(body) for leak in LEAKS)
+
+    fake.health_checks.update(state_store=True, faq_store=False)
+    status, body, _ = invoke(handler, event("health"))
+    assert status == 503
+    assert body["checks"]["faq_store"]["status"] == "fail"
+
+
+def test_status_event_has_the_dashboard_shape(handler, fake: FakeRuntime) -> None:
+    status, body, _ = invoke(handler, event("status"))
+    assert status == 200
+    StatusResponse.model_validate(body)
+    assert {row["name"] for row in body["services"]} >= {"catalog", "llm", "order_service"}
+
+
+# ---------------------------------------------------------------- hostile input: 4xx, never 5xx
+
+
+def assert_client_error(handler, evt: dict, status: int, code: str) -> dict:
+    got, body, _ = invoke(handler, evt)
+    assert got == status, body
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    assert not any(leak in json.dumps(body) for leak in LEAKS)
+    assert "breakers" not in vars(handler.runtime), "validation failed before anything was built"
+    return body
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"message":', "{", "nul", "{'message': 'hi'}", '{"message": "a",}', "\x00", '{"message": "\\ud800"'],
+)
+def test_malformed_json_is_400(handler, raw: str) -> None:
+    assert_client_error(handler, chat_event(raw), 400, "invalid_json")
+
+
+def test_absurdly_nested_json_is_400(handler) -> None:
+    assert_client_error(handler, chat_event("[" * 200_000), 400, "invalid_json")
+
+
+@pytest.mark.parametrize("raw", ["!!!not base64!!!", base64.b64encode(b"\xff\xfe\xfa").decode()])
+def test_undecodable_base64_bodies_are_400(handler, raw: str) -> None:
+    assert_client_error(handler, chat_event(raw, isBase64Encoded=True), 400, "invalid_json")
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"message": 5}, "message"),
+        ({"message": ["hi"]}, "message"),
+        ({"message": None}, "message"),
+        ({"message": {"text": "hi"}}, "message"),
+        ({"message": True}, "message"),
+        ({"message": "hi", "session_id": 7}, "session_id"),
+        ({"message": "hi", "session_id": "has spaces and ümlauts"}, "session_id"),
+        ({}, "message"),
+        ({"text": "hi"}, "message"),
+        ([{"message": "hi"}], "body"),
+        ([{"message": "hi"}, {"message": "there"}], "body"),
+        ("hi", "body"),
+        (42, "body"),
+    ],
+)
+def test_wrong_types_and_shapes_are_422_naming_the_field(handler, payload, field: str) -> None:
+    body = assert_client_error(handler, chat_event(json.dumps(payload)), 422, "invalid_request")
+    assert f"'{field}'" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("message", ["", " ", "\n\t  ", "a" * 2001, "漫" * 2001, "ok\x00", "\x00"])
+def test_empty_blank_oversized_or_nul_messages_are_422(handler, message: str) -> None:
+    body = assert_client_error(handler, chat_event(json.dumps({"message": message})), 422, "invalid_request")
+    assert "'message'" in body["error"]["message"]
+    echoed = message.strip().strip("\x00")[:50]
+    assert len(echoed) < 3 or echoed not in body["error"]["message"], "never echo the input"
+
+
+def test_a_huge_body_is_rejected_without_echo(handler) -> None:
+    secret = "SECRET-" + "x" * 1_000_000
+    body = assert_client_error(handler, chat_event(json.dumps({"message": secret})), 422, "invalid_request")
+    assert "SECRET" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("body", [None, ""])
+def test_a_post_without_body_is_422(handler, body) -> None:
+    assert_client_error(handler, chat_event(body), 422, "invalid_request")
+
+
+@pytest.mark.filterwarnings("ignore:Received multipart/form-data:UserWarning")
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/xml",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=xyz",
+        "application/jsonp",
+        "text/json",
+    ],
+)
+def test_wrong_content_type_is_415(handler, content_type: str) -> None:
+    raw = "message=hi" if "form-urlencoded" in content_type else json.dumps({"message": "hi"})
+    assert_client_error(handler, chat_event(raw, content_type=content_type), 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("POST", "/chat/extra"), ("GET", "/"), ("PUT", "/x")])
+def test_unknown_routes_are_404(handler, method: str, path: str) -> None:
+    assert_client_error(handler, chat_event(None, httpMethod=method, path=path), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("GET", "/chat", "POST"), ("DELETE", "/chat", "POST"), ("POST", "/health", "GET"), ("PUT", "/status", "GET")],
+)
+def test_wrong_method_on_a_known_route_is_405_with_allow(handler, method: str, path: str, allow: str) -> None:
+    evt = chat_event(None, httpMethod=method, path=path)
+    assert_client_error(handler, evt, 405, "method_not_allowed")
+    _, _, headers = invoke(handler, evt)
+    assert headers["allow"] in (allow, [allow])
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "🙂" * 500,
+        "مرحبا، أين طلبي؟",
+        "e\u0301" * 900,
+        "\u200b\u200e\ufeffWhere is my order?",
+        "a" * 2000,
+        "漫" * 2000,
+        "<script>alert(1)</script>",
+        "'; DROP TABLE orders; --",
+        "{{7*7}} ${7*7}",
+    ],
+)
+def test_odd_but_valid_messages_get_a_200_answer(handler, fake: FakeRuntime, message: str) -> None:
+    status, body, _ = invoke(handler, chat_event(json.dumps({"message": message})))
+    assert status == 200
+    ChatResponse.model_validate(body)
+    assert body["message"]
+    assert "<script>" not in body["message"]
+
+
+def test_an_internal_error_on_chat_is_still_a_polite_200(handler, monkeypatch) -> None:
+    class Broken:
+        def answer(self, request, context):
+            raise RuntimeError("state-table-prod exploded at 10.0.0.1")
+
+    monkeypatch.setattr(handler, "runtime", Broken())
+    status, body, _ = invoke(handler, event("chat_faq"))
+    assert status == 200
+    assert body["degraded"] is True
+    assert body["language"] == "ja"
+    assert [a["type"] for a in body["actions"]] == ["escalation"]
+    assert not any(leak in json.dumps(body, ensure_ascii=False) for leak in LEAKS)
+
+
+def test_an_internal_error_elsewhere_is_a_bare_500_without_details(handler, monkeypatch) -> None:
+    class Broken:
+        def status(self):
+            raise RuntimeError("state-table-prod exploded at 10.0.0.1")
+
+    monkeypatch.setattr(handler, "runtime", Broken())
+    status, body, _ = invoke(handler, event("status"))
+    assert status == 500
+    assert body == {
+        "error": {"code": "internal_error", "message": "Something went wrong on our side. Please try again."}
+    }

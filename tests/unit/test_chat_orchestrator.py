@@ -1,0 +1,282 @@
+"""The orchestrator when things go wrong during a request: failed calls, 4xx, deadlines, bugs, side features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from mangaassist.breaker import (
+    CircuitState,
+    DependencyClientError,
+    DependencyError,
+    DependencyThrottledError,
+    DependencyTimeoutError,
+)
+from mangaassist.chat.intents import Intent
+from mangaassist.chat.orchestrator import ChatInput, Orchestrator
+from mangaassist.chat.replies import Links, text
+from mangaassist.health import HealthStoreError
+from mangaassist.language import detect_language
+from mangaassist.registry import REGISTRY
+from tests.unit.chat_fakes import (
+    AUTOGRAPHS,
+    CUSTOMER,
+    ORDER_IDS,
+    PROMO_EN,
+    SHIPPING,
+    CountingTelemetry,
+    FakeBanner,
+    FakeDownstream,
+    FakeFaqIndex,
+    FakeLlm,
+    breakers_with,
+)
+
+LINKS = Links("https://store.example")
+
+
+@dataclass
+class Setup:
+    orchestrator: Orchestrator
+    downstream: FakeDownstream
+    llm: FakeLlm
+    telemetry: CountingTelemetry
+
+    def ask(self, message: str, customer: str | None = CUSTOMER, context=None):
+        return self.orchestrator.answer(ChatInput(message, customer), context)
+
+
+@pytest.fixture
+def chat() -> Setup:
+    breakers = breakers_with(quiet=True)
+    downstream, llm, telemetry = FakeDownstream(breakers), FakeLlm(breakers), CountingTelemetry()
+    orchestrator = Orchestrator(
+        breakers=breakers,
+        downstream=downstream,
+        llm=llm,
+        detect_language=detect_language,
+        faq=FakeFaqIndex,
+        links=LINKS,
+        telemetry=telemetry,
+    )
+    return Setup(orchestrator, downstream, llm, telemetry)
+
+
+class Context:
+    def __init__(self, remaining_ms: int):
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_order_service_failing_mid_request_degrades_and_opens_after_its_threshold(chat: Setup) -> None:
+    chat.downstream.failures["order_service"] = DependencyError("order_service", "HTTP 503", status_code=503)
+    threshold = REGISTRY["order_service"].breaker.failure_threshold
+    for _ in range(threshold):
+        answer = chat.ask("Where is my order?")
+        assert answer.degraded_reason == "order_service_unavailable"
+        assert answer.orders is None
+        assert {a.type for a in answer.actions} == {"link", "escalation"}
+        assert not any(order_id in answer.message for order_id in ORDER_IDS)
+    assert chat.orchestrator.breakers.record("order_service").state is CircuitState.OPEN
+    reached = chat.downstream.reached["order_service"]
+    answer = chat.ask("Where is my order?")
+    assert answer.degraded_reason == "order_service_unavailable"
+    assert chat.downstream.reached["order_service"] == reached == threshold, "an open circuit sends nothing"
+    assert chat.downstream.attempts["order_service"] == threshold, "the policy does not even try"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        DependencyTimeoutError("catalog", "no answer"),
+        DependencyThrottledError("catalog", "HTTP 429", status_code=429),
+        DependencyError("catalog", "HTTP 500", status_code=500),
+    ],
+)
+def test_a_failed_catalog_call_moves_to_the_text_only_row(chat: Setup, failure: Exception) -> None:
+    chat.downstream.failures["catalog"] = failure
+    answer = chat.ask("Is One Piece volume 107 in stock?")
+    assert answer.flow == "product_text_link"
+    assert answer.degraded_reason == "catalog_unavailable"
+    assert answer.items is None
+    assert any("/s?k=" in (a.url or "") for a in answer.actions)
+    assert chat.llm.attempts == 0, "no catalog facts, so nothing to phrase"
+
+
+def test_an_unknown_customer_has_no_orders_rather_than_an_outage(chat: Setup) -> None:
+    chat.downstream.failures["order_service"] = DependencyClientError("order_service", 404, "customer_not_found")
+    answer = chat.ask("Where is my order?")
+    assert answer.flow == "order_status"
+    assert answer.degraded is False
+    assert answer.orders == []
+    assert answer.message == text("no_orders", "en")
+    assert chat.orchestrator.breakers.record("order_service").failure_buckets == {}, "a 4xx is not counted"
+
+
+def test_llm_failure_during_rag_falls_back_to_the_canned_answer(chat: Setup) -> None:
+    chat.llm.failure = DependencyTimeoutError("llm", "no answer within 6s")
+    answer = chat.ask("送料はいくらですか")
+    assert answer.flow == "faq_canned"
+    assert answer.message == SHIPPING.answer["ja"]
+    assert answer.degraded_reason == "llm_unavailable"
+    assert [a.url for a in answer.actions] == ["https://store.example/help/shipping"]
+
+
+@pytest.mark.parametrize("reply", ["", "   ", "Sure! Shipping is cheap."])
+def test_an_empty_or_wrong_language_generation_is_not_shown(chat: Setup, reply: str) -> None:
+    chat.llm.reply = reply
+    answer = chat.ask("送料はいくらですか")
+    assert answer.message == SHIPPING.answer["ja"]
+    assert answer.degraded_reason == "llm_unavailable"
+
+
+def test_rag_prompt_is_grounded_on_the_match_in_the_customers_language(chat: Setup) -> None:
+    answer = chat.ask("How much is shipping?")
+    assert answer.flow == "faq_generated"
+    assert answer.degraded is False
+    (prompt,) = chat.llm.prompts
+    assert SHIPPING.answer["en"] in prompt
+    assert "Reply in English" in prompt
+
+
+def test_a_question_only_the_faq_knows_is_answered_as_faq(chat: Setup) -> None:
+    answer = chat.ask("Do you sell autographed copies?")
+    assert answer.intent is Intent.FAQ
+    chat.llm.failure = DependencyError("llm", "HTTP 500")
+    answer = chat.ask("サイン本はありますか")
+    assert answer.message == AUTOGRAPHS.answer["ja"]
+
+
+def test_product_answer_grounds_the_llm_on_catalog_data_only(chat: Setup) -> None:
+    answer = chat.ask("Is One Piece volume 107 in stock?")
+    assert answer.flow == "product_answer"
+    assert [p.product_id for p in answer.items] == ["p-onepiece-107", "p-frieren-12"]
+    (prompt,) = chat.llm.prompts
+    assert '"price_jpy": 528' in prompt
+    assert PROMO_EN in answer.message
+
+
+def test_an_exhausted_deadline_skips_every_call_and_still_answers(chat: Setup) -> None:
+    answer = chat.ask("Where is my order?", context=Context(remaining_ms=400))
+    assert answer.flow == "order_history_link"
+    assert answer.degraded_reason == "order_service_unavailable"
+    assert sum(chat.downstream.attempts.values()) == 0
+    assert [why for _, why in chat.telemetry.deferred] == ["no_time_left"]
+
+
+def test_promotions_failing_only_drops_the_nudge(chat: Setup) -> None:
+    chat.downstream.failures["promotions"] = DependencyTimeoutError("promotions", "slow")
+    answer = chat.ask("Can you recommend some manga?")
+    assert answer.flow == "personalized_recommendations"
+    assert answer.degraded is False
+    assert PROMO_EN not in answer.message
+    assert chat.downstream.reached["promotions"] == 1
+
+
+def test_analytics_failure_logs_the_event_for_replay(chat: Setup) -> None:
+    chat.downstream.failures["analytics"] = DependencyError("analytics", "HTTP 503")
+    answer = chat.ask("Hello!")
+    ((event, why),) = chat.telemetry.deferred
+    assert why == "ServiceUnavailableError"
+    assert event["request_id"] == answer.request_id
+    assert event["intent"] == "greeting"
+    assert "customer_id" not in event
+
+
+def test_a_bug_in_a_flow_still_ends_in_a_polite_answer_with_escalation(chat: Setup) -> None:
+    chat.downstream.product_data = [None]  # a contract-breaking item the flows cannot format
+    answer = chat.ask("Can you recommend some manga?")
+    assert answer.message == text("something_went_wrong", "en")
+    assert [a.type for a in answer.actions] == ["escalation"]
+    assert answer.degraded is True
+    assert answer.degraded_reason is None
+
+
+def test_guests_never_reach_personal_services(chat: Setup) -> None:
+    for message in ("Where is my order?", "返品したいです", "Hello!"):
+        chat.ask(message, customer=None)
+    assert chat.downstream.attempts["order_service"] == 0
+    assert chat.downstream.attempts["returns_service"] == 0
+    assert chat.downstream.attempts["user_profile"] == 0
+
+
+def test_profile_failure_greets_as_a_guest_without_announcing_it(chat: Setup) -> None:
+    chat.downstream.failures["user_profile"] = DependencyTimeoutError("user_profile", "slow")
+    answer = chat.ask("こんにちは")
+    assert answer.message == text("greeting", "ja")
+    assert answer.degraded is False
+
+
+def test_banner_shows_in_the_customers_language_while_active() -> None:
+    breakers = breakers_with(quiet=True)
+    banner = FakeBanner()
+    orchestrator = Orchestrator(
+        breakers=breakers,
+        downstream=FakeDownstream(breakers),
+        llm=FakeLlm(breakers),
+        detect_language=detect_language,
+        banner=lambda: banner,
+        links=LINKS,
+        telemetry=CountingTelemetry(),
+    )
+    assert orchestrator.answer(ChatInput("こんにちは", None)).banner == banner.message_ja
+    assert orchestrator.answer(ChatInput("Hello", None)).banner == banner.message_en
+    banner.active = False
+    assert orchestrator.answer(ChatInput("Hello", None)).banner is None
+
+
+def test_an_unreadable_banner_never_breaks_the_answer() -> None:
+    breakers = breakers_with(quiet=True)
+
+    def broken():
+        raise HealthStoreError("table unreachable")
+
+    orchestrator = Orchestrator(
+        breakers=breakers,
+        downstream=FakeDownstream(breakers),
+        llm=FakeLlm(breakers),
+        detect_language=detect_language,
+        banner=broken,
+        links=LINKS,
+        telemetry=CountingTelemetry(),
+    )
+    answer = orchestrator.answer(ChatInput("Hello", None))
+    assert answer.banner is None
+    assert answer.message == text("greeting", "en")
+
+
+def test_feedback_is_delivered_when_up_and_dropped_and_counted_when_down() -> None:
+    breakers = breakers_with(quiet=True)
+    downstream, telemetry = FakeDownstream(breakers), CountingTelemetry()
+    orchestrator = Orchestrator(
+        breakers=breakers,
+        downstream=downstream,
+        llm=FakeLlm(breakers),
+        detect_language=detect_language,
+        links=LINKS,
+        telemetry=telemetry,
+    )
+    rating = {"request_id": "r-1", "rating": "helpful"}
+    assert orchestrator.feedback(rating) is True
+    assert downstream.feedback == [rating]
+
+    downstream.failures["feedback"] = DependencyError("feedback", "HTTP 502")
+    assert orchestrator.feedback(rating) is False
+    assert telemetry.dropped == ["ServiceUnavailableError"]
+
+    open_breakers = breakers_with({"feedback"}, quiet=True)
+    down = FakeDownstream(open_breakers)
+    orchestrator = Orchestrator(
+        breakers=open_breakers,
+        downstream=down,
+        llm=FakeLlm(open_breakers),
+        detect_language=detect_language,
+        links=LINKS,
+        telemetry=telemetry,
+    )
+    assert orchestrator.feedback(rating) is False
+    assert down.attempts["feedback"] == 0
+    assert telemetry.dropped == ["ServiceUnavailableError", "circuit_open"]
