@@ -8,6 +8,7 @@ its own: no order ids, dates or statuses the prompt did not contain. Errors use 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -17,6 +18,7 @@ from typing import Any
 from local.simulators.server import HttpError, Route, SimRequest, SimResponse, SimService, route
 
 CONTEXT_RE = re.compile(r"<context>(.*?)</context>", re.DOTALL)
+ANSWER_RE = re.compile(r"^(\[\d+\]\s*)?A:\s*")
 JAPANESE_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
 MAX_QUOTED_LINES = 3
 MAX_LINE_CHARS = 240
@@ -72,6 +74,22 @@ def _texts(blocks: Any) -> list[str]:
     return texts
 
 
+def context_lines(block: str) -> list[str]:
+    """The quotable facts of one <context> block: FAQ answers rather than their questions, JSON records as
+    "field: value" lists, otherwise its non-empty lines."""
+    try:
+        data = json.loads(block)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        data = [data]
+    if isinstance(data, list) and data and all(isinstance(item, dict) for item in data):
+        return [", ".join(f"{k}: {v}" for k, v in item.items() if v not in (None, "", [])) for item in data]
+    lines = [line.strip() for line in block.splitlines() if line.strip()]
+    answers = [ANSWER_RE.sub("", line) for line in lines if ANSWER_RE.match(line)]
+    return answers or [line.lstrip("-•* ").strip() for line in lines]
+
+
 def compose_answer(system: list[str], messages: list[dict[str, Any]], max_tokens: int) -> tuple[str, str]:
     """The answer text and its stopReason, a pure function of the prompt."""
     if max_tokens <= 1:
@@ -81,10 +99,7 @@ def compose_answer(system: list[str], messages: list[dict[str, Any]], max_tokens
     lang = language_of(question)
     everything = [*system, *(t for m in messages for t in _texts(m["content"]))]
     lines = [
-        line.strip().lstrip("-•* ").strip()[:MAX_LINE_CHARS]
-        for block in CONTEXT_RE.findall("\n".join(everything))
-        for line in block.splitlines()
-        if line.strip()
+        line[:MAX_LINE_CHARS] for block in CONTEXT_RE.findall("\n".join(everything)) for line in context_lines(block)
     ]
     matching = [line for line in lines if language_of(line) == lang] or lines
     if matching:

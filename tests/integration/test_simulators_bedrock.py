@@ -126,6 +126,8 @@ CONTEXTS = [
     ORDER_CONTEXT,
     "<context>\n- Shipping is free over ¥2,000.\n- 2,000円以上で送料無料です。\n</context>",
     "<context>\nFrieren Vol. 13 costs 528 JPY.\n</context>",
+    '<context>\n[{"title": "One Piece, Vol. 108", "title_ja": "ワンピース 108", "price_jpy": 528}]\n</context>',
+    "<context>\n[1] Q: How long is delivery?\nA: 1 to 3 days.\n[2] Q: 送料は？\nA: 2,000円以上で無料です。\n</context>",
 ]
 
 
@@ -134,6 +136,25 @@ CONTEXTS = [
 def test_the_answer_never_contains_a_number_the_prompt_did_not(question, context):
     answer, _ = compose_answer([context] if context else [], [user(question)], max_tokens=400)
     assert answer
-    prompt_numbers = set(re.findall(r"\d[\d,.-]*", context + question))
-    assert set(re.findall(r"\d[\d,.-]*", answer)) <= prompt_numbers
+    number = r"\d+(?:[,.-]\d+)*"
+    assert set(re.findall(number, answer)) <= set(re.findall(number, context + question))
     assert compose_answer([context], [user(question)], 400) == compose_answer([context], [user(question)], 400)
+
+
+def test_faq_context_is_answered_with_answers_not_questions():
+    faq = (
+        "<context>\n[1] Q: Can I cancel a pre-order?\nA: Yes, until it ships.\n"
+        "[2] Q: 予約はキャンセルできますか？\nA: 発送前まで可能です。\n</context>"
+    )
+    english, _ = compose_answer([faq], [user("cancel my preorder?")], 400)
+    japanese, _ = compose_answer([faq], [user("予約をキャンセルしたい")], 400)
+    assert "Yes, until it ships." in english
+    assert "Q:" not in english
+    assert "発送前まで可能です。" in japanese
+    assert "Yes" not in japanese
+
+
+def test_json_context_is_quoted_field_by_field():
+    products = '<context>\n[{"title": "Dandadan, Vol. 18", "price_jpy": 528, "in_stock": true}]\n</context>'
+    text, _ = compose_answer([products], [user("How much is Dandadan 18?")], 400)
+    assert "title: Dandadan, Vol. 18, price_jpy: 528, in_stock: True" in text
