@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from mangaassist.ops.alarms import alarm_catalog
 from mangaassist.registry import PLATFORM_RUNBOOKS, REGISTRY, Tier
 from tests.integration import test_alarm_relay_harness as harness
 from tests.integration.test_alarm_relay_harness import DASHBOARD_URL, RUNBOOK_BASE_URL
@@ -57,16 +58,21 @@ def header(text: str) -> dict[str, Any]:
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
 
 
+def severity_field(severity: str, pages: bool) -> dict[str, str]:
+    return field("Severity", f"{severity} · {'pages on-call' if pages else 'channel only'}")
+
+
 def slack_date(epoch: int, utc: str) -> str:
     return f"<!date^{epoch}^{{date_short_pretty}} {{time_secs}}|{utc}>"
 
 
 ORDER = REGISTRY["order_service"]
+CATALOG = alarm_catalog()
 ORDER_REASON_ALARM = (
     "Threshold Crossed: 1 out of the last 1 datapoints [14.0 (14/03/25 18:01:00)] was greater than the threshold "
     "(10.0) (minimum 1 datapoint for OK -> ALARM transition)."
 )
-ORDER_DESCRIPTION = "Order Service errors + timeouts > 10 in 1 minute (design Q17). Runbook: order-service-unavailable."
+ORDER_DESCRIPTION = CATALOG["OrderServiceAvailability"].description
 ORDER_CONDITION = "OrderServiceError + OrderServiceTimeout > 10 for 1 of 1 period(s) of 60 s"
 
 
@@ -88,7 +94,7 @@ def test_metric_math_alarm_posts_the_exact_slack_message_and_pagerduty_trigger(b
                     "type": "section",
                     "fields": [
                         field("State", "OK → ALARM"),
-                        field("Severity", severity),
+                        severity_field(severity, pages=True),
                         field("Services", ORDER.display_name),
                         field("Affected capabilities", ", ".join(ORDER.capabilities)),
                         field("Since", slack_date(1741975360, "2025-03-14 18:02:40 UTC")),
@@ -165,7 +171,7 @@ def test_single_metric_alarm_maps_the_service_dimension_to_the_registry(bench):
     assert message["blocks"][0] == header(":red_circle: ALARM: CatalogCircuitOpen")
     assert message["blocks"][1]["fields"] == [
         field("State", "OK → ALARM"),
-        field("Severity", catalog.tier.severity),
+        severity_field(catalog.tier.severity, pages=True),
         field("Services", catalog.display_name),
         field("Affected capabilities", ", ".join(catalog.capabilities)),
         field("Since", slack_date(1741975331, "2025-03-14 18:02:11 UTC")),
@@ -178,31 +184,32 @@ def test_single_metric_alarm_maps_the_service_dimension_to_the_registry(bench):
     assert event["payload"]["class"] == "cloudwatch-metric-alarm"
 
 
-def test_composite_alarm_is_about_the_child_that_fired_it(bench):
+def test_composite_alarm_takes_severity_and_runbook_from_the_catalog_and_names_the_child_that_fired(bench):
     bench.invoke_file("alarm_composite_alarm")
 
-    llm = REGISTRY["llm"]
+    burn = CATALOG["ChatSloFastBurn"]
     (message,) = bench.slack.bodies()
-    assert message["blocks"][0] == header(":red_circle: ALARM: ChatbotCriticalDependencies")
+    assert message["blocks"][0] == header(":red_circle: ALARM: ChatSloFastBurn")
     assert message["blocks"][1]["fields"] == [
         field("State", "OK → ALARM"),
-        field("Severity", llm.tier.severity),
-        field("Services", llm.display_name),
-        field("Affected capabilities", ", ".join(llm.capabilities)),
+        severity_field(burn.severity, burn.page),
+        field("Services", "none: platform-wide"),
+        field("Affected capabilities", "—"),
         field("Since", slack_date(1741975470, "2025-03-14 18:04:30 UTC")),
-        field("Condition", 'Rule: ALARM("BedrockAvailability") OR ALARM("CatalogAvailability")'),
-        field("Triggered by", "BedrockAvailability"),
+        field("Condition", 'Rule: ALARM("ChatSloFastBurn1h") AND ALARM("ChatSloFastBurn5m")'),
+        field("Triggered by", "ChatSloFastBurn5m"),
     ]
     assert message["blocks"][-1] == links(
-        (runbook(llm.runbook), f"Runbook: {llm.runbook}"),
+        (runbook(burn.runbook), f"Runbook: {burn.runbook}"),
         (DASHBOARD_URL, "MangaAssist dashboard"),
-        (console("ChatbotCriticalDependencies"), "Alarm in CloudWatch"),
+        (console("ChatSloFastBurn"), "Alarm in CloudWatch"),
     )
     (event,) = bench.pagerduty.bodies()
-    assert event["dedup_key"] == arn("ChatbotCriticalDependencies")
-    assert event["payload"]["severity"] == PD_SEVERITY[llm.tier.severity]
+    assert event["dedup_key"] == arn("ChatSloFastBurn")
+    assert event["payload"]["severity"] == PD_SEVERITY[burn.severity]
     assert event["payload"]["class"] == "cloudwatch-composite-alarm"
-    assert event["payload"]["custom_details"]["services"] == ["llm"]
+    assert event["payload"]["custom_details"]["services"] == []
+    assert "component" not in event["payload"]
 
 
 def test_ok_resolves_the_incident_the_alarm_opened(bench):
@@ -231,7 +238,7 @@ def test_insufficient_data_goes_to_slack_only(bench):
     (message,) = bench.slack.bodies()
     assert message["blocks"][0] == header(":white_circle: INSUFFICIENT_DATA: RecommendationsAvailability")
     assert message["attachments"][0]["color"] == "#9B9B9B"
-    assert message["blocks"][1]["fields"][1] == field("Severity", REGISTRY["recommendations"].tier.severity)
+    assert message["blocks"][1]["fields"][1] == severity_field(REGISTRY["recommendations"].tier.severity, pages=True)
 
 
 def test_malformed_message_is_relayed_as_a_generic_notice(bench):
@@ -257,40 +264,42 @@ def test_malformed_message_is_relayed_as_a_generic_notice(bench):
     assert bench.pagerduty.requests == []
 
 
-def test_every_record_of_a_multi_record_event_is_relayed(bench):
+def test_every_record_of_a_multi_record_event_is_relayed_and_only_paging_alarms_reach_pagerduty(bench):
     result = bench.invoke_file("sns_multiple_records")
 
-    assert [r["alarm"] for r in result["records"]] == [
-        "PromotionsAvailability",
-        "StateStoreThrottledRequests",
-        "NightlyExportLag",
-    ]
+    names = ["OrderServiceCircuitOpen", "StateStoreErrors", "PromotionsCircuitOpen", "NightlyExportLag"]
+    assert [r["alarm"] for r in result["records"]] == names
     headers = [m["blocks"][0]["text"]["text"] for m in bench.slack.bodies()]
-    assert headers == [
-        ":red_circle: ALARM: PromotionsAvailability",
-        ":red_circle: ALARM: StateStoreThrottledRequests",
-        ":red_circle: ALARM: NightlyExportLag",
+    assert headers == [f":red_circle: ALARM: {name}" for name in names]
+    paging = [name for name in names if name in CATALOG and CATALOG[name].page]
+    assert paging == ["OrderServiceCircuitOpen", "StateStoreErrors"]
+    assert [r["channels"]["pagerduty"] for r in result["records"]] == [
+        "delivered",
+        "delivered",
+        "not_applicable",  # a P3 circuit: the channel is told, nobody is woken
+        "not_applicable",  # unknown alarm: likewise
     ]
-    events = bench.pagerduty.bodies()
-    assert [e["dedup_key"] for e in events] == [
-        arn("PromotionsAvailability"),
-        arn("StateStoreThrottledRequests"),
-        arn("NightlyExportLag"),
-    ]
-    promotions, state_store, unknown = events
-    assert promotions["payload"]["severity"] == PD_SEVERITY[REGISTRY["promotions"].tier.severity]
-    # The state store is platform, not a registry service: its own runbook, IMPORTANT-tier severity.
+    order, state_store = bench.pagerduty.bodies()
+    assert [order["dedup_key"], state_store["dedup_key"]] == [arn(name) for name in paging]
+    assert order["payload"]["severity"] == PD_SEVERITY[REGISTRY["order_service"].tier.severity]
+    # The state store is platform, not a registry service: its own runbook, the catalog's severity.
     assert state_store["payload"]["custom_details"]["platform_parts"] == ["state_store"]
-    assert state_store["payload"]["severity"] == PD_SEVERITY[Tier.IMPORTANT.severity]
+    assert state_store["payload"]["severity"] == PD_SEVERITY[CATALOG["StateStoreErrors"].severity]
     assert state_store["links"][0] == {
         "href": runbook(PLATFORM_RUNBOOKS["state_store"]),
         "text": f"Runbook: {PLATFORM_RUNBOOKS['state_store']}",
     }
-    # An alarm nobody registered still pages, at low urgency, pointing at the runbook index.
-    assert unknown["payload"]["severity"] == PD_SEVERITY[Tier.NICE_TO_HAVE.severity]
-    assert unknown["links"][0] == {"href": runbook("README"), "text": "Runbook index"}
-    unknown_slack = bench.slack.bodies()[2]
+    promotions_slack, unknown_slack = bench.slack.bodies()[2:]
+    assert severity_field(REGISTRY["promotions"].tier.severity, pages=False) in promotions_slack["blocks"][1]["fields"]
+    # An alarm nobody catalogued still reaches the channel, pointing at the runbook index.
     assert (
-        field("Severity", f"{Tier.NICE_TO_HAVE.severity} (alarm not in the service registry)")
+        field(
+            "Severity", f"{Tier.NICE_TO_HAVE.severity} · channel only (alarm unknown to the catalog and the registry)"
+        )
         in (unknown_slack["blocks"][1]["fields"])
+    )
+    assert unknown_slack["blocks"][-1] == links(
+        (runbook("README"), "Runbook index"),
+        (DASHBOARD_URL, "MangaAssist dashboard"),
+        (console("NightlyExportLag"), "Alarm in CloudWatch"),
     )

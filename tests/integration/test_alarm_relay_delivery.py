@@ -185,22 +185,31 @@ def test_a_retry_of_a_transition_that_a_newer_one_overtook_is_not_posted(bench):
 
 
 def test_multi_record_event_retries_only_the_record_that_failed(bench):
-    bench.pagerduty.answer_sequence(202, pagerduty_response(500), 202)
+    bench.pagerduty.answer_sequence(pagerduty_response(500))
+    bench.slack.answer_sequence(200, 200, 500)
     event = load_event("sns_multiple_records")
 
     with pytest.raises(AlarmRelayError) as raised:
         bench.invoke(event)
-    assert raised.value.failures == ["pagerduty for d2e3f4a5-b6c7-5d8e-9f0a-1b2c3d4e5f08"]
-    assert len(bench.slack.requests) == 3
-    assert len(bench.pagerduty.requests) == 3  # the third record was still tried after the second failed
+    assert raised.value.failures == [
+        "pagerduty for c1d2e3f4-a5b6-5c7d-8e9f-0a1b2c3d4e07",
+        "slack for f4a5b6c7-d8e9-5f0a-9b1c-3d4e5f6a7b10",
+    ]
+    assert len(bench.slack.requests) == 4  # the records after a failure were still tried
+    assert len(bench.pagerduty.requests) == 2
 
     result = bench.invoke(event)
 
-    assert [r["channels"]["pagerduty"] for r in result["records"]] == ["already_sent", "delivered", "already_sent"]
-    assert len(bench.slack.requests) == 3
+    assert [r["channels"] for r in result["records"]] == [
+        {"slack": "already_sent", "pagerduty": "delivered"},
+        {"slack": "already_sent", "pagerduty": "already_sent"},
+        {"slack": "delivered", "pagerduty": "not_applicable"},
+        {"slack": "already_sent", "pagerduty": "not_applicable"},
+    ]
+    assert len(bench.slack.requests) == 5
     dedup_keys = [r.json()["dedup_key"] for r in bench.pagerduty.requests]
-    assert len(dedup_keys) == 4
-    assert dedup_keys.count(dedup_keys[1]) == 2  # only the second record's trigger was sent again
+    assert len(dedup_keys) == 3
+    assert dedup_keys.count(dedup_keys[0]) == 2  # only the first record's trigger was sent again
 
 
 def test_an_empty_secret_skips_its_channel_with_a_warning_naming_the_secret(bench, monkeypatch, relay_logs):

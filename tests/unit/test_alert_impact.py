@@ -11,6 +11,7 @@ from mangaassist.alerting.impact import (
     services_for_alarm_name,
 )
 from mangaassist.alerting.notification import AlarmNotification, GenericNotice
+from mangaassist.ops.alarms import alarm_catalog
 from mangaassist.registry import CIRCUIT_OPEN_METRIC, PLATFORM_RUNBOOKS, REGISTRY, SERVICES, Tier
 
 BASE = "https://runbooks.example/docs/runbooks"
@@ -124,6 +125,7 @@ def test_an_unknown_alarm_gets_the_default_severity_and_the_runbook_index():
     impact = assess(alarm("NightlyExportLag", Trigger={"MetricName": "ExportLagSeconds"}), BASE)
 
     assert not impact.known
+    assert not impact.pages
     assert impact.severity == UNKNOWN_ALARM_SEVERITY == Tier.NICE_TO_HAVE.severity
     assert impact.capabilities == ()
     assert [(r.title, r.url) for r in impact.runbooks] == [("Runbook index", f"{BASE}/README.md")]
@@ -133,3 +135,49 @@ def test_a_generic_notice_gets_the_runbook_index():
     impact = assess(GenericNotice(body="?"), BASE + "/")
 
     assert [r.url for r in impact.runbooks] == [f"{BASE}/README.md"]
+
+
+@pytest.mark.parametrize("entry", list(alarm_catalog().values()), ids=lambda e: e.name)
+def test_every_catalogued_alarm_takes_severity_paging_and_runbook_from_the_catalog(entry):
+    impact = assess(alarm(f"mangaassist-prod-{entry.name}"), BASE)
+
+    assert impact.known
+    assert (impact.severity, impact.pages) == (entry.severity, entry.page)
+    assert impact.runbooks[0].url == f"{BASE}/{entry.runbook}.md"
+    assert set(entry.services) <= set(impact.service_names)
+
+
+def test_channel_only_catalogued_alarms_do_not_page_even_for_a_known_service():
+    entry = alarm_catalog()[REGISTRY["promotions"].circuit_open_alarm]
+
+    impact = assess(alarm(entry.name), BASE)
+
+    assert impact.service_names == ("promotions",)
+    assert impact.pages is entry.page is False
+
+
+def test_an_uncatalogued_alarm_with_a_catalog_style_description_uses_it():
+    described = alarm("SomeNewAlarm", AlarmDescription="P1 | Runbook: chat-availability | Something new broke.")
+
+    impact = assess(described, BASE)
+
+    assert (impact.severity, impact.pages) == ("P1", True)
+    assert [r.url for r in impact.runbooks] == [f"{BASE}/chat-availability.md"]
+
+
+def test_a_composite_of_catalogued_children_pages_if_a_child_that_fired_pages():
+    order_alarm = REGISTRY["order_service"].circuit_open_alarm
+    promotions_alarm = REGISTRY["promotions"].circuit_open_alarm
+
+    def composite(*fired: str) -> AlarmNotification:
+        return alarm(
+            "CheckoutNoise",
+            AlarmRule=f"ALARM({order_alarm}) OR ALARM({promotions_alarm})",
+            TriggeringChildren=[{"Arn": f"arn:aws:cloudwatch:ap-northeast-1:1:alarm:{name}"} for name in fired],
+        )
+
+    quiet, loud = assess(composite(promotions_alarm), BASE), assess(composite(promotions_alarm, order_alarm), BASE)
+
+    assert (quiet.pages, loud.pages) == (alarm_catalog()[promotions_alarm].page, alarm_catalog()[order_alarm].page)
+    assert quiet.pages != loud.pages
+    assert loud.severity == REGISTRY["order_service"].tier.severity

@@ -65,9 +65,9 @@ def test_composite_alarm_names_its_children_triggering_ones_first():
 
     assert alarm.kind == "composite"
     assert alarm.trigger is None
-    assert [c.name for c in alarm.triggering_children] == ["BedrockAvailability"]
+    assert [c.name for c in alarm.triggering_children] == ["ChatSloFastBurn5m"]
     assert alarm.triggering_children[0].state == "ALARM"
-    assert alarm.child_alarm_names == ["BedrockAvailability", "CatalogAvailability"]
+    assert alarm.child_alarm_names == ["ChatSloFastBurn5m", "ChatSloFastBurn1h"]
 
 
 def test_composite_children_as_documented_plain_strings_and_rules_with_arns():
@@ -172,11 +172,12 @@ def test_every_record_of_an_event_is_parsed_in_order():
     envelopes = parse_event(event_file("sns_multiple_records"))
 
     assert [e.notice.alarm_name for e in envelopes] == [
-        "PromotionsAvailability",
-        "StateStoreThrottledRequests",
+        "OrderServiceCircuitOpen",
+        "StateStoreErrors",
+        "PromotionsCircuitOpen",
         "NightlyExportLag",
     ]
-    assert len({e.message_id for e in envelopes}) == 3
+    assert len({e.message_id for e in envelopes}) == 4
 
 
 def test_malformed_event_file_is_a_generic_notice():

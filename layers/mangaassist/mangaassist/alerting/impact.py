@@ -1,26 +1,36 @@
-"""What an alarm means for MangaAssist: which registry services it is about, how severe, what users lose, runbooks.
+"""What an alarm means for MangaAssist: which registry services it is about, how severe, whom to page, runbooks.
 
-Evidence, strongest first: the alarm's metric names (``<prefix>Error``, ``<prefix>Timeout``, ``<prefix>Latency``),
-a ``service`` dimension, then the alarm name (``<prefix>...`` such as OrderServiceAvailability or
-BedrockCircuitOpen, optionally behind a stack-name prefix). A composite alarm also carries the evidence of the
-child alarms that triggered it (or, when the notification does not say, of every child its rule names).
-Platform alarms (state store, FAQ store, region) map to PLATFORM_RUNBOOKS by name.
+Sources, most authoritative first:
+1. the alarm catalog (mangaassist.ops.alarms), from which template.yaml's alarms are generated: severity,
+   runbook, services and whether it pages, for the alarm itself and for the children of a composite;
+2. an AlarmDescription of the catalog's form ``P2 | Runbook: <name> | ...`` (an alarm deployed by a newer
+   template than this layer);
+3. evidence in the notification: metric names (``<prefix>Error``, ``<prefix>Timeout``, ``<prefix>Latency``), a
+   ``service`` dimension, the alarm name (``OrderServiceAvailability``, ``prod-BedrockCircuitOpen``), and for
+   a composite the children that triggered it (or, when it does not say, every child its rule names);
+   platform alarms (state store, FAQ store, region) map to PLATFORM_RUNBOOKS by name.
+Anything else is unknown: a default severity and the runbook index.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mangaassist.alerting.notification import AlarmNotification, GenericNotice
+from mangaassist.ops.alarms import AlarmSpec
+from mangaassist.ops.alarms import alarm as catalog_alarm
 from mangaassist.registry import PLATFORM_RUNBOOKS, SERVICES, ServiceSpec, Tier, service
 
-# An alarm the registry does not know still reached the on-call topic: page at low urgency rather than not at all.
+# An alarm nobody catalogued still reached the on-call topic: tell the channel, do not wake anyone.
 UNKNOWN_ALARM_SEVERITY = Tier.NICE_TO_HAVE.severity
 # The platform parts (state store, FAQ store, region) degrade every conversation at once.
 PLATFORM_ALARM_SEVERITY = Tier.IMPORTANT.severity
+# Without a catalog entry, the catalog's own rule decides who is woken: P1 and P2 page, P3 and P4 do not.
+PAGING_SEVERITIES = (Tier.CRITICAL.severity, Tier.IMPORTANT.severity)
 RUNBOOK_INDEX = "README"
 SERVICE_DIMENSIONS = ("service", "Service")
+_DESCRIPTION_PREFIX = re.compile(r"^\s*(P[1-4])\s*\|\s*Runbook:\s*([A-Za-z0-9_-]+)\s*\|")
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,8 @@ class Impact:
     severity: str  # P1..P4, the registry's Tier.severity vocabulary
     capabilities: tuple[str, ...]
     runbooks: tuple[Runbook, ...]
-    known: bool = field(default=True)
+    pages: bool  # PagerDuty is told (ALARM triggers, OK resolves); otherwise Slack only
+    known: bool = True  # False: neither the catalog nor the registry knows this alarm
 
     @property
     def service_names(self) -> tuple[str, ...]:
@@ -52,25 +63,21 @@ def runbook_url(base_url: str, name: str) -> str:
 
 
 def _camel(key: str) -> str:
-    return "".join(part.capitalize() for part in key.split("_"))
+    return "".join(part.capitalize() for part in re.split(r"[_-]", key))
 
 
-def _name_matches(alarm_name: str, prefix: str) -> bool:
+def _name_matches(alarm_name: str, token: str) -> bool:
     # "OrderServiceAvailability" and "mangaassist-prod-OrderServiceAvailability" both name OrderService;
     # the next character must start a new CamelCase word or end the name, so "Catalog" never matches "Catalogue".
-    pattern = rf"(?:^|[-_/.: ]){re.escape(prefix)}(?=$|[A-Z0-9\-_/.: ])"
+    pattern = rf"(?:^|[-_/.: ]){re.escape(token)}(?=$|[A-Z0-9\-_/.: ])"
     return re.search(pattern, alarm_name) is not None
-
-
-def _name_tokens(spec: ServiceSpec) -> tuple[str, ...]:
-    return (spec.metric_prefix, spec.name, *spec.aliases)
 
 
 def services_for_alarm_name(alarm_name: str) -> list[ServiceSpec]:
     """The one service an alarm name is about (``OrderServiceAvailability``, ``prod-order_service-errors``)."""
     best: tuple[int, ServiceSpec] | None = None
     for spec in SERVICES:
-        for token in _name_tokens(spec):
+        for token in (spec.metric_prefix, spec.name, *spec.aliases):
             # The longest matching token wins when one service's prefix is the start of another's.
             if _name_matches(alarm_name, token) and (best is None or len(token) > best[0]):
                 best = (len(token), spec)
@@ -82,7 +89,7 @@ def platform_parts_for_alarm_name(alarm_name: str) -> list[str]:
     return [
         key
         for key, runbook in PLATFORM_RUNBOOKS.items()
-        if any(_name_matches(alarm_name, token) for token in (_camel(key), _camel(runbook.replace("-", "_"))))
+        if any(_name_matches(alarm_name, token) for token in (_camel(key), _camel(runbook)))
     ]
 
 
@@ -90,55 +97,72 @@ def _services_for_metric(metric_name: str) -> list[ServiceSpec]:
     return [spec for spec in SERVICES if metric_name in (spec.error_metric, spec.timeout_metric, spec.latency_metric)]
 
 
-def _service_for_dimension(value: str) -> ServiceSpec | None:
+def _service_or_none(name: str) -> ServiceSpec | None:
     try:
-        return service(value)
+        return service(name)
     except KeyError:
         return None
 
 
-def _evidence(notification: AlarmNotification) -> tuple[list[ServiceSpec], list[str]]:
-    specs: list[ServiceSpec] = []
+def _described(description: str | None) -> AlarmSpec | None:
+    match = _DESCRIPTION_PREFIX.match(description or "")
+    if not match:
+        return None
+    severity, runbook = match.groups()
+    return AlarmSpec(name="", runbook=runbook, severity=severity, summary="", page=severity in PAGING_SEVERITIES)
+
+
+def _children(notification: AlarmNotification) -> list[str]:
+    # A composite alarm is about the children that fired it; the whole rule only when CloudWatch did not say which.
+    return [c.name for c in notification.triggering_children] or notification.child_alarm_names
+
+
+def _evidence(notification: AlarmNotification, entries: list[AlarmSpec]) -> tuple[list[ServiceSpec], list[str]]:
+    specs = [s for entry in entries for s in map(_service_or_none, entry.services) if s]
     for metric_name in notification.metric_names:
         specs.extend(_services_for_metric(metric_name))
     for dim in notification.dimensions:
-        if dim.name in SERVICE_DIMENSIONS:
-            spec = _service_for_dimension(dim.value)
-            if spec:
-                specs.append(spec)
-    # A composite alarm is about the children that fired it; the whole rule only when CloudWatch did not say which.
-    children = [c.name for c in notification.triggering_children] or notification.child_alarm_names
-    names = [notification.alarm_name, *children]
+        if dim.name in SERVICE_DIMENSIONS and (spec := _service_or_none(dim.value)):
+            specs.append(spec)
     platform: list[str] = []
-    for name in names:
+    for name in (notification.alarm_name, *_children(notification)):
         specs.extend(services_for_alarm_name(name))
         platform.extend(platform_parts_for_alarm_name(name))
     unique = {spec.name: spec for spec in specs}
-    return list(unique.values()), list(dict.fromkeys(platform))
+    return sorted(unique.values(), key=lambda spec: spec.tier), list(dict.fromkeys(platform))
+
+
+def _unknown(runbook_base_url: str) -> Impact:
+    index = Runbook("Runbook index", runbook_url(runbook_base_url, RUNBOOK_INDEX))
+    pages = UNKNOWN_ALARM_SEVERITY in PAGING_SEVERITIES
+    return Impact((), (), UNKNOWN_ALARM_SEVERITY, (), (index,), pages=pages, known=False)
 
 
 def assess(notice: AlarmNotification | GenericNotice, runbook_base_url: str) -> Impact:
-    """Severity, capabilities and runbooks for a notice; unknown alarms get defaults and the runbook index."""
-    index = Runbook("Runbook index", runbook_url(runbook_base_url, RUNBOOK_INDEX))
+    """Severity, paging, capabilities and runbooks for a notice; unknown alarms get defaults and the runbook index."""
     if isinstance(notice, GenericNotice):
-        return Impact((), (), UNKNOWN_ALARM_SEVERITY, (), (index,), known=False)
-    specs, platform = _evidence(notice)
-    if not specs and not platform:
-        return Impact((), (), UNKNOWN_ALARM_SEVERITY, (), (index,), known=False)
-    specs.sort(key=lambda spec: spec.tier)
-    severities = [spec.tier.severity for spec in specs]
-    if platform:
-        severities.append(PLATFORM_ALARM_SEVERITY)
-    capabilities = tuple(dict.fromkeys(cap for spec in specs for cap in spec.capabilities))
-    runbooks = [Runbook(f"Runbook: {spec.runbook}", runbook_url(runbook_base_url, spec.runbook)) for spec in specs]
-    runbooks += [
-        Runbook(f"Runbook: {PLATFORM_RUNBOOKS[key]}", runbook_url(runbook_base_url, PLATFORM_RUNBOOKS[key]))
-        for key in platform
-    ]
+        return _unknown(runbook_base_url)
+    own = catalog_alarm(notice.alarm_name) or _described(notice.description)
+    children = [entry for entry in map(catalog_alarm, _children(notice)) if entry]
+    entries = [entry for entry in (own, *children) if entry]
+    specs, platform = _evidence(notice, entries)
+    if not entries and not specs and not platform:
+        return _unknown(runbook_base_url)
+    if own:
+        severity, pages = own.severity, own.page
+    else:
+        candidates = [entry.severity for entry in children] + [spec.tier.severity for spec in specs]
+        candidates += [PLATFORM_ALARM_SEVERITY] * bool(platform)
+        severity = min(candidates)  # "P1" < "P2": the most severe part decides
+        pages = any(entry.page for entry in children) or (not children and severity in PAGING_SEVERITIES)
+    names = [entry.runbook for entry in entries]
+    names += [spec.runbook for spec in specs] + [PLATFORM_RUNBOOKS[key] for key in platform]
+    runbooks = tuple(Runbook(f"Runbook: {name}", runbook_url(runbook_base_url, name)) for name in dict.fromkeys(names))
     return Impact(
         services=tuple(specs),
         platform_parts=tuple(platform),
-        severity=min(severities),  # "P1" < "P2": the most severe part decides
-        capabilities=capabilities,
-        runbooks=tuple(runbooks),
+        severity=severity,
+        capabilities=tuple(dict.fromkeys(cap for spec in specs for cap in spec.capabilities)),
+        runbooks=runbooks,
+        pages=pages,
     )

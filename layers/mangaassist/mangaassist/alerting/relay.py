@@ -146,10 +146,11 @@ class AlarmRelay:
         )
         return False
 
-    def _applies(self, channel: str, notice: AlarmNotification | GenericNotice) -> bool:
+    def _applies(self, channel: str, notice: AlarmNotification | GenericNotice, impact: Impact) -> bool:
         if channel == SLACK:
             return True
-        return isinstance(notice, AlarmNotification) and notice.new_state in (ALARM, OK)
+        # PagerDuty hears ALARM and OK of alarms that page; INSUFFICIENT_DATA and channel-only alarms stay in Slack.
+        return isinstance(notice, AlarmNotification) and notice.new_state in (ALARM, OK) and impact.pages
 
     def _secret_id(self, channel: str) -> str:
         return (
@@ -157,7 +158,7 @@ class AlarmRelay:
         )
 
     def _relay_to(self, channel: str, envelope: Envelope, impact: Impact) -> str:
-        if not self._applies(channel, envelope.notice):
+        if not self._applies(channel, envelope.notice, impact):
             return NOT_APPLICABLE
         secret_id = self._secret_id(channel)
         log = {"channel": channel, "message_id": envelope.message_id, "alarm_name": _alarm_name(envelope)}

@@ -62,6 +62,11 @@ def _links(impact: Impact, dashboard_url: str, console_url: str | None) -> list[
     return links
 
 
+def _severity(impact: Impact) -> str:
+    text = f"{impact.severity} · {'pages on-call' if impact.pages else 'channel only'}"
+    return text if impact.known else f"{text} (alarm unknown to the catalog and the registry)"
+
+
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}}
 
@@ -87,9 +92,9 @@ def alarm_message(
     capabilities = ", ".join(impact.capabilities)
     fields = [
         f"*State*\n{escape(transition)}",
-        f"*Severity*\n{impact.severity}" + ("" if impact.known else " (alarm not in the service registry)"),
-        f"*Services*\n{escape(services) or 'unknown'}",
-        f"*Affected capabilities*\n{escape(capabilities) or 'none known'}",
+        f"*Severity*\n{_severity(impact)}",
+        f"*Services*\n{escape(services) or ('none: platform-wide' if impact.known else 'unknown')}",
+        f"*Affected capabilities*\n{escape(capabilities) or '—'}",
         f"*Since*\n{slack_date(notification.state_change_time, notification.state_change_time_raw)}",
     ]
     if notification.condition:
