@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        print(json.dumps(fleet.env() if args.env else fleet.urls(), indent=2), flush=True)
+        # One line, so a script can read exactly one line and parse it.
+        print(json.dumps(fleet.env() if args.env else fleet.urls()), flush=True)
         while not stop.wait(0.5):
             pass
     finally:
