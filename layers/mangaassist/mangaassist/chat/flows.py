@@ -19,6 +19,7 @@ from mangaassist.chat.replies import (
     Links,
     label,
     order_line,
+    product_fact,
     product_line,
     promotion_text,
     return_line,
@@ -330,7 +331,8 @@ def product_answer(turn: Turn) -> Reply:
     products = _products(turn)
     if not products:
         return _no_products(turn)
-    answer = _generated(turn, prompts.product_system(products, turn.lang))
+    facts = [product_fact(p, turn.lang) for p in products]
+    answer = _generated(turn, prompts.product_system(facts, turn.lang))
     return Reply(answer, _product_links(products, turn.lang), items=products)
 
 

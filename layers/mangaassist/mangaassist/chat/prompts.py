@@ -6,11 +6,8 @@ what the project's Bedrock simulator quotes from).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
-
-from mangaassist.downstream.models import Product
 
 LANGUAGE_NAMES = {"en": "English", "ja": "Japanese (polite です/ます form)"}
 
@@ -32,18 +29,12 @@ def faq_system(entries: Sequence[dict[str, str]], lang: str) -> str:
     )
 
 
-def product_system(products: Sequence[Product], lang: str) -> str:
-    """Answer a product question from the catalog's own records."""
-    facts: list[dict[str, Any]] = [
-        p.model_dump(include={"title", "title_ja", "author", "volume", "price_jpy", "in_stock", "format"})
-        for p in products
-    ]
+def product_system(facts: Sequence[str], lang: str) -> str:
+    """Answer a product question from the catalog's own records, one line per title in the customer's language."""
     return (
         _ROLE.format(language=LANGUAGE_NAMES.get(lang, "English"))
-        + "Answer the customer's question about these titles using ONLY this catalog data (JSON, prices in yen). "
-        "If the data does not answer it, say so.\n\n<context>\n"
-        + json.dumps(facts, ensure_ascii=False)
-        + "\n</context>"
+        + "Answer the customer's question about these titles using ONLY this catalog data (prices in yen, tax "
+        "included). If the data does not answer it, say so.\n\n<context>\n" + "\n".join(facts) + "\n</context>"
     )
 
 

@@ -116,6 +116,10 @@ TEXT: dict[str, dict[str, str]] = {
     "promotion": {"en": "Also: {text}", "ja": "お知らせ：{text}"},
     "reason_genre": {"en": "because you like {genre}", "ja": "お好きなジャンル：{genre}"},
     "reason_trending": {"en": "trending now", "ja": "今話題"},
+    "edition_digital": {"en": "digital edition", "ja": "電子版"},
+    "edition_print": {"en": "print edition", "ja": "紙の本"},
+    "in_stock": {"en": "in stock", "ja": "在庫あり"},
+    "out_of_stock": {"en": "out of stock", "ja": "在庫切れ"},
     "something_went_wrong": {
         "en": "Sorry, something went wrong on my side. Please try again in a moment, or I can connect you with "
         "a support agent.",
@@ -221,22 +225,34 @@ def return_line(case: ReturnCase, lang: str) -> str:
     return text("return_line", lang, return_id=case.return_id, order_id=case.order_id, status=status)
 
 
-def product_line(product: Product, lang: str) -> str:
+def _product_core(product: Product, lang: str) -> str:
     title = product.title_ja if lang == "ja" and product.title_ja else product.title
-    parts = [title]
+    line = title
     if product.volume is not None:
-        parts.append(f"第{product.volume}巻" if lang == "ja" else f"vol. {product.volume}")
-    line = " ".join(parts)
+        line += f" 第{product.volume}巻" if lang == "ja" else f" vol. {product.volume}"
     if product.author:
         line += f"（{product.author}）" if lang == "ja" else f" by {product.author}"
     if product.price_jpy is not None:
         line += f" ¥{product.price_jpy:,}"
+    return line
+
+
+def product_line(product: Product, lang: str) -> str:
+    line = _product_core(product, lang)
     if not product.in_stock:
         line += "（在庫切れ）" if lang == "ja" else " (out of stock)"
     reason = pick_reason(product.reason, lang)
     if reason:
         line += f"（{reason}）" if lang == "ja" else f" ({reason})"
     return ("・" if lang == "ja" else "• ") + line
+
+
+def product_fact(product: Product, lang: str) -> str:
+    """One catalog record as a line of facts for the LLM's context, with format and stock spelled out."""
+    lang = lang if lang in LANGUAGES else "en"
+    edition = text("edition_digital" if product.format == "digital" else "edition_print", lang)
+    stock = text("in_stock" if product.in_stock else "out_of_stock", lang)
+    return f"{_product_core(product, lang)} / {edition} / {stock}"
 
 
 def pick_reason(code: str | None, lang: str) -> str:

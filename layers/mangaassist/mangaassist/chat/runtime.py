@@ -81,7 +81,7 @@ class ChatRuntime:
             downstream=self.downstream,
             llm=self.llm,
             detect_language=detect_language,
-            faq=self.faq_store.index,
+            faq=self._faq_index,
             banner=self.banner_board.current,
             links=Links.from_env(),
         )
@@ -106,6 +106,11 @@ class ChatRuntime:
 
     def _state_store_reachable(self) -> None:
         self.dynamodb.get_item(TableName=self.table_name, Key=READINESS_KEY, ProjectionExpression="pk")
+
+    def _faq_index(self) -> Any:
+        # Reached through the store on every message, so an ETag refresh takes effect without a restart;
+        # a store that cannot even be built leaves the chat answering without FAQ matches.
+        return self.faq_store.index()
 
     def _faq_store_reachable(self) -> bool:
         return bool(self.faq_store.healthy())
