@@ -157,7 +157,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path  # matched still encoded: a Bedrock model ARN holds an encoded "/"
         if path.startswith(CONTROL_PREFIX):
-            self._send(sim.control(self.command, path, self._read_body()))
+            self._send(sim.control(self.command, path, self._read_body() or b""))
             return
         mode = sim.faults.admit()
         if mode == "down":
@@ -172,6 +172,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._reset()
             return
         body = self._read_body()
+        if body is None:
+            self._send(sim.service.error_response(413, "unreadable_body", "send a Content-Length of at most 1 MiB"))
+            return
         request = SimRequest(
             method=self.command,
             path=path,
@@ -185,15 +188,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
             sim.faults.failed()
         self._send(response)
 
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            # The project's clients (requests, botocore) always send Content-Length.
+    def _read_body(self) -> bytes | None:
+        """The request body, or None (and the connection closed after the answer) when it cannot be read."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        # The project's clients (requests, botocore) always send a Content-Length; chunked bodies are refused.
+        if self.headers.get("Transfer-Encoding") or not 0 <= length <= MAX_BODY_BYTES:
             self.close_connection = True
-            return b""
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self.close_connection = True
-            return b""
+            return None
         return self.rfile.read(length) if length else b""
 
     def _send(self, response: SimResponse) -> None:

@@ -149,11 +149,11 @@ def test_event_sinks_accept_json_objects_with_202(http, fleet):
         url = fleet.urls()[service] + path
         accepted = http.post(url, json={"type": "chat", "intent": "faq"}, timeout=5)
         assert (accepted.status_code, accepted.json()) == (202, {"accepted": 1})
-        assert (
-            http.post(url, data="{not json", headers={"Content-Type": "application/json"}, timeout=5).status_code == 400
-        )
+        as_json = {"Content-Type": "application/json"}
+        assert http.post(url, data="{not json", headers=as_json, timeout=5).status_code == 400
         assert http.post(url, data="hello", headers={"Content-Type": "text/plain"}, timeout=5).status_code == 415
         assert http.get(url, timeout=5).status_code == 405
+        assert http.post(url, data=b"x" * (1024 * 1024 + 1), headers=as_json, timeout=5).status_code == 413
     assert fleet.requests("analytics")[0]["json"] == {"type": "chat", "intent": "faq"}
 
 
