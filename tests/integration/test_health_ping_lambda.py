@@ -52,6 +52,7 @@ class Dependencies(ThreadingHTTPServer):
     """Every dependency's health endpoint (and Bedrock's Converse) on one loopback port."""
 
     daemon_threads = True
+    request_queue_size = 64  # nine pings connect at once; the default backlog of 5 drops SYNs under load
 
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _DependencyHandler)
