@@ -114,7 +114,7 @@ def _ddb_client(plan: Plan, counter: list[int]):
         region_name="ap-northeast-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",  # noqa: S106 - moto
-        config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=2),
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=2),
     )
 
     def count(**_):

@@ -45,7 +45,7 @@ def dynamodb_client(endpoint: str, **config):
         "dynamodb",
         endpoint_url=endpoint,
         region_name="ap-northeast-1",
-        config=Config(retries={"max_attempts": 1}, **config),
+        config=Config(retries={"total_max_attempts": 1}, **config),
     )
 
 

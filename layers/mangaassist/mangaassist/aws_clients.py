@@ -12,12 +12,14 @@ import os
 import boto3
 from botocore.config import Config
 
+# botocore's total_max_attempts counts the first try (max_attempts would count retries only): one try,
+# no retry storm against a store that is already struggling.
 # A state store that answers slower than this is treated as unreachable; the breaker then runs on its
 # snapshot rather than letting DynamoDB add latency to every chat request.
 HOT_PATH_CONFIG = Config(
-    connect_timeout=0.25, read_timeout=0.5, retries={"max_attempts": 1, "mode": "standard"}, tcp_keepalive=True
+    connect_timeout=0.25, read_timeout=0.5, retries={"total_max_attempts": 1, "mode": "standard"}, tcp_keepalive=True
 )
-BACKGROUND_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+BACKGROUND_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 3, "mode": "standard"})
 
 
 @functools.cache
