@@ -280,3 +280,28 @@ def test_feedback_is_delivered_when_up_and_dropped_and_counted_when_down() -> No
     assert orchestrator.feedback(rating) is False
     assert down.attempts["feedback"] == 0
     assert telemetry.dropped == ["ServiceUnavailableError", "circuit_open"]
+
+
+def test_a_flow_cannot_call_a_service_its_row_does_not_need(chat: Setup) -> None:
+    from mangaassist.chat.flows import PolicyViolationError, Turn
+    from mangaassist.chat.policy import choose
+    from mangaassist.deadline import Deadline
+
+    turn = Turn(
+        message="Hello",
+        lang="en",
+        intent=Intent.GREETING,
+        customer_id=None,
+        deadline=Deadline(1.0),
+        downstream=chat.downstream,
+        llm=chat.llm,
+        links=LINKS,
+        faq=None,
+        detect_language=detect_language,
+    )
+    turn.row = choose(Intent.GREETING, frozenset(), signed_in=False).row
+    with pytest.raises(PolicyViolationError):
+        turn.call("order_service", ("orders",), chat.downstream.recent_orders, CUSTOMER, turn.deadline)
+    assert chat.downstream.attempts["order_service"] == 0
+    turn.row = choose(Intent.RECOMMENDATION, frozenset(), signed_in=True).row
+    assert turn.allowed_services() == {"recommendations", "catalog", "promotions"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
@@ -84,7 +84,7 @@ ERROR_RESPONSES: dict[int, Any] = {
 }
 
 
-class ChatRuntimeLike:
+class ChatRuntimeLike(Protocol):
     """What the routes need from the per-environment runtime (see mangaassist.chat.runtime)."""
 
     def answer(self, request: ChatInput, context: Any) -> ChatAnswer: ...

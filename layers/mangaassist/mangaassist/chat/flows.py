@@ -96,8 +96,7 @@ class Turn:
         """
         if key in self._memo:
             return self._memo[key]
-        allowed = self.row.needs | ({"promotions"} if self.row.nudge else set()) if self.row else set()
-        if service not in allowed:
+        if service not in self.allowed_services():
             raise PolicyViolationError(f"flow {self.row.flow if self.row else None} may not call {service}")
         if self.deadline.remaining() < MIN_CALL_S:
             raise OutOfTimeError(service)
@@ -105,6 +104,12 @@ class Turn:
         result = fn(*args, **kwargs)
         self._memo[key] = result
         return result
+
+    def allowed_services(self) -> frozenset[str]:
+        """What the current row lets a flow call: its needs, plus promotions where it may nudge."""
+        if self.row is None:
+            return frozenset()
+        return self.row.needs | {"promotions"} if self.row.nudge else self.row.needs
 
     # ------------------------------------------------------------ the FAQ, read through one place
 
