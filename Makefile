@@ -74,6 +74,14 @@ run: $(VENV)/.installed ## start the embedded local stack on 127.0.0.1 (Ctrl-C s
 bench-breaker: $(VENV)/.installed ## fleet of 8 processes: this breaker vs Powertools' vs pybreaker
 	$(PY) -m bench.breaker_fleet
 
+.PHONY: size
+size: build ## each function's deployed size (its code plus its layers, unzipped and zipped)
+	PYTHONPATH=layers/mangaassist $(PY) -m scripts.size_report --json bench/results/size.json
+
+.PHONY: bench-coldstart
+bench-coldstart: $(VENV)/.installed ## chat module import+init vs a minimal Powertools REST handler (goal <= 1.5x)
+	PYTHONPATH=layers/mangaassist $(PY) -m bench.coldstart
+
 .PHONY: build
 build: $(SAM_VENV)/.installed ## sam build (no Docker needed: makefile build method, aarch64 wheels)
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --template template.yaml
