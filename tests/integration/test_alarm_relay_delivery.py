@@ -17,6 +17,7 @@ from botocore.config import Config
 
 from local.moto_process import free_port
 from local.receivers import pagerduty_response, slack_response
+from mangaassist.alerting import slack as slack_format
 from mangaassist.alerting.relay import AlarmRelayError
 from tests.integration import test_alarm_relay_harness as harness
 from tests.integration.test_alarm_relay_harness import load_event
@@ -276,3 +277,44 @@ def test_secrets_never_appear_in_logs_errors_or_tracebacks(bench, relay_logs, ca
     assert bench.routing_key not in text
     assert relay_logs.entries("ERROR")  # the relay's own logs were captured ...
     assert "GetSecretValue" in captured.err  # ... and so were botocore's DEBUG lines about reading the secrets
+
+
+def test_an_alarm_the_formatter_trips_over_still_reaches_slack_raw(bench, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("formatter bug")
+
+    monkeypatch.setattr(slack_format, "alarm_message", broken)
+
+    result = bench.invoke_file("alarm_metric_math_alarm")
+
+    assert result["records"][0]["channels"] == {"slack": "delivered", "pagerduty": "delivered"}
+    (message,) = bench.slack.bodies()
+    assert message["blocks"][0]["text"]["text"] == ":mega: OrderServiceAvailability"
+    assert (
+        message["blocks"][1]["text"]["text"] == "*Relayed as received because* the relay could not format this alarm."
+    )
+    assert "OrderServiceError" in message["blocks"][2]["text"]["text"]
+
+
+def test_a_record_that_fails_unexpectedly_does_not_stop_the_records_behind_it(bench, monkeypatch):
+    from mangaassist.alerting import relay as relay_module
+
+    real_assess = relay_module.assess
+
+    def assess_failing_on_state_store(notice, base):
+        if getattr(notice, "alarm_name", "") == "StateStoreErrors":
+            raise RuntimeError("bug")
+        return real_assess(notice, base)
+
+    monkeypatch.setattr(relay_module, "assess", assess_failing_on_state_store)
+
+    with pytest.raises(AlarmRelayError) as raised:
+        bench.invoke_file("sns_multiple_records")
+
+    assert "slack for d2e3f4a5-b6c7-5d8e-9f0a-1b2c3d4e5f08" in raised.value.failures
+    headers = [m["blocks"][0]["text"]["text"] for m in bench.slack.bodies()]
+    assert headers == [
+        ":red_circle: ALARM: OrderServiceCircuitOpen",
+        ":red_circle: ALARM: PromotionsCircuitOpen",
+        ":red_circle: ALARM: NightlyExportLag",
+    ]

@@ -88,7 +88,15 @@ class AlarmRelay:
         summaries: list[dict[str, Any]] = []
         failures: list[str] = []
         for envelope in parse_event(event):
-            summary = self.relay(envelope)
+            try:
+                summary = self.relay(envelope)
+            except Exception as err:
+                # A bug on one record must not starve the records behind it: they are relayed, this one is retried.
+                logger.error(
+                    "record could not be relayed; the event will be retried",
+                    extra={"message_id": envelope.message_id, "error": type(err).__name__},
+                )
+                summary = {"message_id": envelope.message_id, "channels": dict.fromkeys(CHANNELS, FAILED)}
             summaries.append(summary)
             failures += [
                 f"{channel} for {envelope.message_id}" for channel, out in summary["channels"].items() if out == FAILED
@@ -205,7 +213,17 @@ class AlarmRelay:
     def _request(self, channel: str, envelope: Envelope, impact: Impact, secret: str) -> tuple[str, dict[str, Any]]:
         notice = envelope.notice
         if channel == SLACK:
-            return secret, slack.message(envelope, impact, self.settings.dashboard_url)
+            try:
+                return secret, slack.message(envelope, impact, self.settings.dashboard_url)
+            except Exception as err:
+                # An alarm the formatter trips over still reaches the channel, raw, rather than never.
+                logger.error("could not format the alarm; relaying it raw", extra={"error": type(err).__name__})
+                raw = GenericNotice(
+                    subject=_alarm_name(envelope),
+                    body=envelope.notice.model_dump_json(by_alias=True),
+                    why="the relay could not format this alarm",
+                )
+                return secret, slack.notice_message(envelope, raw, impact, self.settings.dashboard_url)
         assert isinstance(notice, AlarmNotification)
         body = pagerduty.event(envelope, notice, impact, secret, self.settings.dashboard_url)
         assert body is not None
