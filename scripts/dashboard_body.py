@@ -78,11 +78,15 @@ def _state_table(operation: str = "Query") -> dict[str, str]:
     return {"TableName": STATE_TABLE, "Operation": operation}
 
 
-def _filled_circuit(spec: ServiceSpec) -> tuple[list[Any], str]:
-    raw = _id("c", spec.name)
+def _filled_circuit(spec: ServiceSpec) -> tuple[list[list[Any]], str]:
+    """Hidden rows that give a service's circuit state as a named series, and that series' id."""
+    raw, filled = _id("c", spec.name), _id("cf", spec.name)
     # CircuitOpen arrives on transitions and health pings; carry the last value forward, none yet = closed.
-    hidden = _hidden(raw, METRIC_NAMESPACE, CIRCUIT_OPEN_METRIC, _svc(spec), "Maximum", 60)
-    return hidden, f"FILL(FILL({raw}, REPEAT), 0)"
+    rows = [
+        _hidden(raw, METRIC_NAMESPACE, CIRCUIT_OPEN_METRIC, _svc(spec), "Maximum", 60),
+        _expr(filled, f"FILL(FILL({raw}, REPEAT), 0)", f"{spec.name} circuit", visible=False),
+    ]
+    return rows, filled
 
 
 def status_column(x: int, y: int, width: int, height: int) -> dict:
@@ -156,8 +160,8 @@ def error_rate_column(x: int, y: int, width: int, height: int) -> dict:
 def circuit_column(x: int, y: int, width: int, height: int) -> dict:
     metrics: list[Any] = []
     for spec in SERVICES:
-        hidden, filled = _filled_circuit(spec)
-        metrics += [hidden, _expr(_id("circuit", spec.name), filled, spec.display_name)]
+        rows, filled = _filled_circuit(spec)
+        metrics += [*rows, _expr(_id("circuit", spec.name), filled, spec.display_name)]
     return _widget(x, y, width, height, "Circuit: 1 = OPEN, 0 = CLOSED", metrics, view="singleValue")
 
 
@@ -173,8 +177,8 @@ def capability_map(x: int, y: int, width: int, height: int) -> dict:
     metrics: list[Any] = []
     filled: dict[str, str] = {}
     for spec in SERVICES:
-        hidden, filled[spec.name] = _filled_circuit(spec)
-        metrics.append(hidden)
+        rows, filled[spec.name] = _filled_circuit(spec)
+        metrics += rows
     for capability, specs in capability_backers().items():
         circuits = [filled[spec.name] for spec in specs]
         worst = circuits[0] if len(circuits) == 1 else f"MAX([{', '.join(circuits)}])"

@@ -60,7 +60,7 @@ def layer_ids(props: dict) -> list[str]:
     return [layer["Ref"] for layer in declared if isinstance(layer, dict) and "Ref" in layer]
 
 
-def function_sizes(build_dir: Path = BUILD_DIR) -> list[FunctionSize]:
+def function_sizes(build_dir: Path) -> list[FunctionSize]:
     measured: dict[str, ArtifactSize] = {}
 
     def size_of(logical_id: str) -> ArtifactSize:
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     try:
-        sizes = function_sizes()
+        sizes = function_sizes(BUILD_DIR)
     except FileNotFoundError as err:
         print(err, file=sys.stderr)
         return 1

@@ -55,12 +55,16 @@ def test_the_state_store_is_on_the_table_like_the_designs_dynamodb_row():
 
 def test_capability_map_shows_every_capability_from_its_backing_circuits():
     found = widget("Capability map")
-    shown = {row[0]["label"]: row[0]["expression"] for row in found["properties"]["metrics"] if "expression" in row[0]}
+    shown = {
+        row[0]["label"]: row[0]["expression"]
+        for row in found["properties"]["metrics"]
+        if "expression" in row[0] and row[0].get("visible", True)
+    }
     capabilities = {c for spec in SERVICES for c in spec.capabilities}
     assert set(shown) == capabilities
     for capability, specs in capability_backers().items():
         for spec in specs:
-            assert f"c_{spec.name}" in shown[capability]
+            assert f"cf_{spec.name}" in shown[capability]
     assert capability_backers()["order_tracking"] == [s for s in SERVICES if s.name == "order_service"]
 
 
