@@ -1,4 +1,8 @@
-"""Starts and stops moto in server mode as a child process (real HTTP, real boto3 clients)."""
+"""Starts and stops moto in server mode as a child process (real HTTP, real boto3 clients).
+
+The child is local.moto_atomic: moto's own server app, with DynamoDB requests serialised so that
+conditional writes are atomic as they are in DynamoDB (see that module for why).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent
 
 FAKE_CREDENTIALS = {
     # moto accepts any credentials; these are placeholders so boto3 never looks for real ones.
@@ -39,8 +46,9 @@ class MotoServer:
     def start(self, timeout_s: float = 20.0) -> MotoServer:
         self.port = self.port or free_port()
         env = {**os.environ, **FAKE_CREDENTIALS}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH", "")]))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "local.moto_atomic", "-H", "127.0.0.1", "-p", str(self.port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
