@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mangaassist.alerting.impact import (
@@ -181,3 +183,20 @@ def test_a_composite_of_catalogued_children_pages_if_a_child_that_fired_pages():
     assert (quiet.pages, loud.pages) == (alarm_catalog()[promotions_alarm].page, alarm_catalog()[order_alarm].page)
     assert quiet.pages != loud.pages
     assert loud.severity == REGISTRY["order_service"].tier.severity
+
+
+def test_every_runbook_link_the_relay_can_produce_exists_in_the_repository():
+    root = Path(__file__).resolve().parents[2]
+    notices = [alarm(name) for name in alarm_catalog()]
+    notices += [alarm(f"{spec.metric_prefix}Availability") for spec in SERVICES]
+    notices += [alarm(_platform_alarm_name(part)) for part in PLATFORM_RUNBOOKS]
+    notices += [alarm("NightlyExportLag"), GenericNotice(body="?")]
+
+    links = {runbook.url for notice in notices for runbook in assess(notice, "docs/runbooks").runbooks}
+
+    assert len(links) > len(SERVICES)
+    assert sorted(link for link in links if not (root / link).is_file()) == []
+
+
+def _platform_alarm_name(part: str) -> str:
+    return "".join(word.capitalize() for word in PLATFORM_RUNBOOKS[part].split("-")) + "Alarm"
