@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +61,67 @@ def dynamodb_create_table_args(logical_id: str, table_name: str) -> dict[str, An
 def dynamodb_ttl_attribute(logical_id: str) -> str | None:
     spec = resource(logical_id)["Properties"].get("TimeToLiveSpecification") or {}
     return spec.get("AttributeName") if spec.get("Enabled", True) else None
+
+
+# ---------------------------------------------------------------- functions, parameters, alarms, API responses
+# Read by the local stack (local/run.py) so that what it wires up is what the template declares.
+
+
+def parameter_default(name: str) -> Any:
+    return template()["Parameters"][name].get("Default")
+
+
+def function_properties(logical_id: str) -> dict[str, Any]:
+    """A function's Properties with Globals.Function merged in (the function's own values win)."""
+    globals_ = dict(template().get("Globals", {}).get("Function", {}))
+    own = dict(resource(logical_id)["Properties"])
+    merged = {**globals_, **own}
+    merged["Environment"] = {"Variables": function_environment(logical_id)}
+    return merged
+
+
+def function_environment(logical_id: str) -> dict[str, Any]:
+    """Globals' and the function's environment variables, intrinsics left unresolved (see ``resolve``)."""
+    globals_ = template().get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    own = resource(logical_id)["Properties"].get("Environment", {}).get("Variables", {})
+    return {**globals_, **own}
+
+
+def alarm_definitions() -> dict[str, tuple[str, dict[str, Any]]]:
+    """AlarmName -> (logical id, resource) for every metric and composite alarm the template declares."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for cfn_type in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
+        for logical_id, res in resources_of_type(cfn_type).items():
+            name = res.get("Properties", {}).get("AlarmName", logical_id)
+            found[name] = (logical_id, res)
+    return found
+
+
+def gateway_response(api_logical_id: str, response_type: str) -> tuple[int | None, str | None, dict[str, str]]:
+    """(status, JSON body, headers) API Gateway answers with for ``response_type`` (None where not declared)."""
+    responses = resource(api_logical_id)["Properties"].get("GatewayResponses", {})
+    spec = responses.get(response_type) or {}
+    status = int(spec["StatusCode"]) if "StatusCode" in spec else None
+    body = (spec.get("ResponseTemplates") or {}).get("application/json")
+    headers = {k: str(v).strip("'") for k, v in ((spec.get("ResponseParameters") or {}).get("Headers") or {}).items()}
+    return status, body, headers
+
+
+def resolve(value: Any, refs: dict[str, Any]) -> Any:
+    """Resolve Ref, Fn::Sub and Fn::GetAtt against ``refs`` (logical ids, parameters, "AWS::..." pseudo
+    parameters and "Id.Attr" attributes); raises KeyError for anything ``refs`` does not know."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return refs[arg]
+        if key == "Fn::GetAtt":
+            return refs[".".join(arg) if isinstance(arg, list) else arg]
+        if key == "Fn::Sub":
+            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+            names = {**refs, **{k: resolve(v, refs) for k, v in extra.items()}}
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(names[m.group(1)]), text)
+    if isinstance(value, dict):
+        return {k: resolve(v, refs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, refs) for v in value]
+    return value

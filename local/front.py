@@ -1,0 +1,340 @@
+"""The local API front: what API Gateway (REST, Lambda proxy integration) does in front of the chat function.
+
+Routes, authorizers, request models and gateway responses are read from template.yaml. A request on a
+declared route becomes an API Gateway REST proxy event (requestContext, stage, identity, and the Cognito
+authorizer's claims: locally ``Authorization: Bearer <customer_id>`` fills ``claims.sub``; no header is a
+guest) and goes to an idle worker of the function; its proxy response becomes the HTTP answer. What API
+Gateway answers by itself (unknown route, invalid body, a function error, no capacity) uses the
+template's GatewayResponses. The same server also answers the local-only paths: /dashboard and /_local/*.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.template_resources import gateway_response, resource, resources_of_type
+from local.workers import NoWorkerError, Outcome, WorkerPool
+
+API_ID = "ChatApi"
+DASHBOARD = Path(__file__).with_name("dashboard.html")
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
+INTEGRATION_TIMEOUT_S = 29.0  # API Gateway gives up on an integration after 29 s
+BEARER_RE = re.compile(r"^Bearer\s+([A-Za-z0-9._:@+=-]{1,128})$")
+LOCAL_API_ID = "local000001"
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    method: str
+    function_id: str
+    auth: str  # "cognito", "iam" or "none"
+    body_schema: dict[str, Any] | None  # request model when the route validates the body
+
+
+def api_routes(api_id: str = API_ID) -> dict[tuple[str, str], Route]:
+    """(path, METHOD) -> Route for every Api event of every function that targets ``api_id``."""
+    api = resource(api_id)["Properties"]
+    models = api.get("Models", {})
+    default_auth = (api.get("Auth") or {}).get("DefaultAuthorizer")
+    routes = {}
+    for function_id, res in resources_of_type("AWS::Serverless::Function").items():
+        for event in (res["Properties"].get("Events") or {}).values():
+            props = event.get("Properties") or {}
+            if event.get("Type") != "Api" or props.get("RestApiId") != {"Ref": api_id}:
+                continue
+            authorizer = (props.get("Auth") or {}).get("Authorizer", default_auth)
+            auth = "none" if authorizer in (None, "NONE") else "iam" if authorizer == "AWS_IAM" else "cognito"
+            model = props.get("RequestModel") or {}
+            schema = models.get(model.get("Model")) if model.get("ValidateBody") else None
+            route = Route(props["Path"], props["Method"].upper(), function_id, auth, schema)
+            routes[(route.path, route.method)] = route
+    return routes
+
+
+class GatewayAnswer(Exception):
+    """API Gateway answers by itself with one of the template's gateway responses."""
+
+    def __init__(self, response_type: str, default_status: int, default_message: str):
+        status, body, headers = gateway_response(API_ID, response_type)
+        if body is None:
+            status, body, headers = gateway_response(API_ID, "DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX")
+        self.status = status or default_status
+        self.body = (body or json.dumps({"message": default_message})).encode()
+        self.headers = headers
+        super().__init__(response_type)
+
+
+def _body_problem(schema: dict[str, Any], body: bytes, content_type: str | None) -> bool:
+    """True when API Gateway's request validator would reject the body (JSON bodies are validated)."""
+    if content_type and content_type.lower().split(";")[0].strip() != "application/json":
+        return False
+    import jsonschema
+
+    try:
+        document = json.loads(body or b"null")
+        jsonschema.Draft4Validator(schema).validate(document)
+    except (ValueError, jsonschema.ValidationError):
+        return True
+    return False
+
+
+def claims_for(route: Route, authorization: str | None) -> dict[str, str] | None:
+    """The Cognito authorizer's claims, the local way: ``Bearer <customer_id>`` (no header = a guest)."""
+    if route.auth != "cognito" or authorization is None:
+        return None
+    match = BEARER_RE.match(authorization.strip())
+    if not match:
+        raise GatewayAnswer("UNAUTHORIZED", 401, "Unauthorized")
+    customer_id = match.group(1)
+    return {
+        "sub": customer_id,
+        "cognito:username": customer_id,
+        "token_use": "id",
+        "email_verified": "true",
+        "iss": "https://cognito-idp.ap-northeast-1.amazonaws.com/ap-northeast-1_LOCAL",
+    }
+
+
+def proxy_event(
+    route: Route,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    headers: list[tuple[str, str]],
+    body: bytes,
+    claims: dict[str, str] | None,
+    stage: str,
+    source_ip: str,
+    request_id: str,
+) -> dict[str, Any]:
+    single_headers: dict[str, str] = {}
+    multi_headers: dict[str, list[str]] = {}
+    for key, value in headers:
+        single_headers[key] = value
+        multi_headers.setdefault(key, []).append(value)
+    single_query: dict[str, str] = {}
+    multi_query: dict[str, list[str]] = {}
+    for key, value in query:
+        single_query[key] = value
+        multi_query.setdefault(key, []).append(value)
+    try:
+        text, encoded = (body.decode("utf-8"), False) if body else (None, False)
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    now = time.time()
+    context: dict[str, Any] = {
+        "accountId": "123456789012",
+        "apiId": LOCAL_API_ID,
+        "resourceId": "local",
+        "resourcePath": route.path,
+        "httpMethod": method,
+        "path": f"/{stage}{path}",
+        "stage": stage,
+        "protocol": "HTTP/1.1",
+        "domainName": single_headers.get("Host", "127.0.0.1"),
+        "requestId": request_id,
+        "extendedRequestId": request_id,
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "requestTimeEpoch": int(now * 1000),
+        "identity": {
+            "sourceIp": source_ip,
+            "userAgent": single_headers.get("User-Agent"),
+            "cognitoIdentityPoolId": None,
+            "cognitoIdentityId": None,
+            "accountId": None,
+            "caller": None,
+            "accessKey": None,
+            "user": None,
+            "userArn": None,
+            "cognitoAuthenticationType": None,
+            "cognitoAuthenticationProvider": None,
+        },
+    }
+    if claims is not None:
+        context["authorizer"] = {"claims": claims}
+    return {
+        "resource": route.path,
+        "path": path,
+        "httpMethod": method,
+        "headers": single_headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": single_query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": context,
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+def http_answer(outcome: Outcome) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The HTTP response for a function's proxy result; a function error or a malformed result is a 502."""
+    result = outcome.result
+    if outcome.kind != "ok" or not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
+        raise GatewayAnswer("DEFAULT_5XX", 502, "Internal server error")
+    headers: list[tuple[str, str]] = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
+    seen = {k.lower() for k, _ in headers}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        if key.lower() not in seen:
+            headers.extend((key, str(v)) for v in values)
+    body = result.get("body") or ""
+    payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    return int(result["statusCode"]), headers, payload
+
+
+class FrontServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 256
+    front: Front
+
+
+class Front:
+    """The HTTP server on 127.0.0.1:$PORT and what it routes where."""
+
+    def __init__(
+        self,
+        pools: dict[str, WorkerPool],
+        control: Callable[[str, str, dict[str, str], bytes], tuple[int, Any]],
+        sns_delivery: Callable[[str, bytes], None],
+        stage: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        self.pools = pools
+        self.control = control
+        self.sns_delivery = sns_delivery
+        self.stage = stage
+        self.routes = api_routes()
+        self.requests_served = 0
+        self._httpd = FrontServer((host, port), _Handler)
+        self._httpd.front = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Front:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="front", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:  # shutdown() waits for a serve_forever() that never ran otherwise
+            self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def api(self, req: _Handler, method: str, url: Any, body: bytes) -> None:
+        request_id = str(uuid.uuid4())
+        try:
+            route = self.routes.get((url.path, method))
+            if route is None:
+                raise GatewayAnswer("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+            claims = claims_for(route, req.headers.get("Authorization"))
+            content_type = req.headers.get("Content-Type")
+            if route.body_schema is not None and _body_problem(route.body_schema, body, content_type):
+                raise GatewayAnswer("BAD_REQUEST_BODY", 400, "Invalid request body")
+            event = proxy_event(
+                route,
+                method,
+                url.path,
+                parse_qsl(url.query, keep_blank_values=True),
+                list(req.headers.items()),
+                body,
+                claims,
+                self.stage,
+                req.client_address[0],
+                request_id,
+            )
+            try:
+                outcome = self.pools[route.function_id].invoke(event, INTEGRATION_TIMEOUT_S, request_id)
+            except NoWorkerError:
+                raise GatewayAnswer("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out") from None
+            extra = [("X-Local-Worker", outcome.worker)]
+            if outcome.kind != "ok":
+                print(f"[front] {method} {url.path} -> {outcome.kind} on {outcome.worker}: {outcome.error}")
+            status, headers, payload = http_answer(outcome)
+        except GatewayAnswer as answer:
+            status, headers, payload = answer.status, list(answer.headers.items()), answer.body
+            headers.append(("Content-Type", "application/json"))
+            extra = []
+        self.requests_served += 1
+        _send(req, status, [*headers, *extra, ("x-amzn-RequestId", request_id)], payload)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "MangaAssistLocal/1.0"
+    timeout = 60
+    disable_nagle_algorithm = True
+    server: FrontServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        front = self.server.front
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            answer = GatewayAnswer("REQUEST_TOO_LARGE", 413, "Request Too Long")
+            self.close_connection = True
+            _send(self, answer.status, [*answer.headers.items(), ("Content-Type", "application/json")], answer.body)
+            return
+        body = self.rfile.read(length) if length else b""
+        if url.path.startswith("/_local/sns/") and self.command == "POST":
+            front.sns_delivery(url.path.rsplit("/", 1)[1], body)
+            _send(self, 200, [("Content-Type", "text/plain")], b"")
+        elif url.path.startswith("/_local/") or url.path == "/_local":
+            query = dict(parse_qsl(url.query, keep_blank_values=True))
+            status, payload = front.control(self.command, url.path, query, body)
+            if isinstance(payload, bytes | str):
+                data = payload.encode() if isinstance(payload, str) else payload
+                _send(self, status, [("Content-Type", "text/markdown; charset=utf-8")], data)
+            else:
+                data = json.dumps(payload, ensure_ascii=False).encode()
+                _send(self, status, [("Content-Type", "application/json")], data)
+        elif url.path == "/dashboard" and self.command in ("GET", "HEAD"):
+            _send(
+                self,
+                200,
+                [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
+                DASHBOARD.read_bytes(),
+            )
+        else:
+            front.api(self, self.command, url, body)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+
+def _send(req: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+    try:
+        req.send_response(status)
+        for key, value in headers:
+            if key.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                req.send_header(key, value)
+        req.send_header("Content-Length", str(len(payload)))
+        req.end_headers()
+        if req.command != "HEAD":
+            req.wfile.write(payload)
+    except OSError:
+        req.close_connection = True

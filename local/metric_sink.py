@@ -1,0 +1,115 @@
+"""What CloudWatch would receive from the local stack: the EMF documents the workers print, as datapoints.
+
+Lambda turns every Embedded Metric Format line a function prints into CloudWatch metrics; locally the
+stack reads the workers' stdout and keeps the datapoints here, so game days and the local alarm
+evaluator (local/alarms.py) see the same numbers the deployed alarms would.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+MAX_DATAPOINTS = 200_000
+
+
+@dataclass(frozen=True)
+class Datapoint:
+    at: float  # epoch seconds
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]  # sorted (name, value) pairs
+    value: float
+
+
+def parse_emf(line: str) -> list[Datapoint]:
+    """The datapoints of one EMF line; [] for any other log line."""
+    if '"_aws"' not in line:
+        return []
+    try:
+        doc = json.loads(line)
+        meta = doc["_aws"]
+        at = float(meta.get("Timestamp", time.time() * 1000)) / 1000
+        points = []
+        for directive in meta["CloudWatchMetrics"]:
+            dimension_sets = directive.get("Dimensions") or [[]]
+            for metric in directive["Metrics"]:
+                raw = doc.get(metric["Name"])
+                values = raw if isinstance(raw, list) else [raw]
+                for dims in dimension_sets:
+                    key = tuple(sorted((d, str(doc.get(d, ""))) for d in dims))
+                    points.extend(
+                        Datapoint(at, directive["Namespace"], metric["Name"], key, float(v))
+                        for v in values
+                        if isinstance(v, int | float)
+                    )
+        return points
+    except (ValueError, KeyError, TypeError):
+        return []
+
+
+STATISTICS = {
+    "Sum": sum,
+    "Maximum": max,
+    "Minimum": min,
+    "SampleCount": len,
+    "Average": lambda values: sum(values) / len(values),
+}
+
+
+class MetricSink:
+    def __init__(self, max_datapoints: int = MAX_DATAPOINTS):
+        self._points: collections.deque[Datapoint] = collections.deque(maxlen=max_datapoints)
+        self._lock = threading.Lock()
+
+    def add_line(self, line: str) -> bool:
+        points = parse_emf(line)
+        if points:
+            with self._lock:
+                self._points.extend(points)
+        return bool(points)
+
+    def points(self) -> list[Datapoint]:
+        with self._lock:
+            return list(self._points)
+
+    def values(self, namespace: str, name: str, dimensions: dict[str, str], start: float, end: float) -> list[float]:
+        """Values of one metric (exact dimension set, as CloudWatch matches them) with start <= at < end."""
+        key = tuple(sorted(dimensions.items()))
+        return [
+            p.value
+            for p in self.points()
+            if p.name == name and p.namespace == namespace and p.dimensions == key and start <= p.at < end
+        ]
+
+    def statistic(
+        self, stat: str, namespace: str, name: str, dimensions: dict[str, str], start: float, end: float
+    ) -> float | None:
+        values = self.values(namespace, name, dimensions, start, end)
+        if not values or stat not in STATISTICS:
+            return None
+        return float(STATISTICS[stat](values))
+
+    def summary(self, since: float = 0.0, until: float | None = None, names: Iterable[str] = ()) -> dict[str, Any]:
+        """{metric: {"service=x": {"count", "sum", "max"}}} for datapoints in [since, until)."""
+        until = time.time() + 1 if until is None else until
+        wanted = set(names)
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for p in self.points():
+            if not since <= p.at < until or (wanted and p.name not in wanted):
+                continue
+            dims = ",".join(f"{k}={v}" for k, v in p.dimensions) or "-"
+            entry = out.setdefault(p.name, {}).setdefault(dims, {"count": 0, "sum": 0.0, "max": p.value})
+            entry["count"] += 1
+            entry["sum"] += p.value
+            entry["max"] = max(entry["max"], p.value)
+        return out
+
+    def clear(self) -> None:
+        with self._lock:
+            self._points.clear()

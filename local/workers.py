@@ -1,0 +1,439 @@
+"""Lambda execution environments on one machine: one OS process per environment, a pool per function.
+
+A worker process imports its function's handler once (the init phase), then handles one event at a time
+for as long as it lives, exactly like a warm Lambda environment: its own memory, its own boto3 clients,
+its own breaker snapshot. Events and results travel over a socket pair as length-prefixed JSON; the
+process's stdout is what Lambda would send to CloudWatch Logs (Powertools log lines and EMF metrics),
+and the parent reads it line by line.
+
+Parent side: ``WorkerPool`` starts ``size`` workers, hands each event to an idle one, kills a worker
+that overruns the function's Timeout (as Lambda does) and replaces any worker that dies.
+Child side: ``python -m local.workers <FunctionLogicalId>`` (started by the pool, never by hand).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER_DIR = ROOT / "layers" / "mangaassist"
+FD_ENV = "LOCAL_WORKER_FD"
+PARENT_ENV = "LOCAL_WORKER_PARENT"
+TIME_SCALE_ENV = "LOCAL_TIME_SCALE"
+HEADER = struct.Struct("!I")
+PR_SET_PDEATHSIG = 1
+
+# --------------------------------------------------------------------------------------------- framing
+
+
+def send_frame(sock: socket.socket, message: dict[str, Any]) -> None:
+    data = json.dumps(message, ensure_ascii=False, default=str).encode()
+    sock.sendall(HEADER.pack(len(data)) + data)
+
+
+def recv_frame(sock: socket.socket) -> dict[str, Any] | None:
+    """The next message, or None when the other side closed the socket."""
+    head = _recv_exactly(sock, HEADER.size)
+    if head is None:
+        return None
+    body = _recv_exactly(sock, HEADER.unpack(head)[0])
+    return None if body is None else json.loads(body)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = sock.recv(min(remaining, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+# --------------------------------------------------------------------------------------------- child side
+
+
+@dataclass
+class LambdaContext:
+    """The fields of Lambda's context object the handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline: float  # time.monotonic() at which Lambda would stop the invocation
+    function_version: str = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def die_with_parent() -> None:
+    """Linux: the kernel kills this process when the stack process dies, even by SIGKILL."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    parent = os.getenv(PARENT_ENV)
+    if parent and os.getppid() != int(parent):  # the parent died before prctl took effect
+        os._exit(0)
+
+
+def scale_waiting_periods(scale: float) -> None:
+    """Divide the breakers' open periods by ``scale`` in this process (LOCAL_TIME_SCALE, game days only).
+
+    Thresholds, windows, timeouts and probe leases stay the registry's: what opens a circuit and how a
+    probe is guarded is unchanged; only the waiting before the next probe is compressed. Every process
+    of the stack applies the same scale, so the whole fleet agrees on when a circuit is due.
+    """
+    from mangaassist import registry
+
+    for name, spec in list(registry.REGISTRY.items()):
+        breaker = replace(
+            spec.breaker,
+            open_seconds=spec.breaker.open_seconds / scale,
+            max_open_seconds=spec.breaker.max_open_seconds / scale,
+        )
+        registry.REGISTRY[name] = replace(spec, breaker=breaker)
+
+
+def load_handler(code_uri: str, handler: str) -> Callable[[Any, Any], Any]:
+    module_name, function_name = handler.rsplit(".", 1)
+    code_dir = ROOT / code_uri
+    sys.path[:0] = [str(code_dir), str(LAYER_DIR)]
+    spec = importlib.util.spec_from_file_location(module_name, code_dir / f"{module_name.replace('.', '/')}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, function_name)
+
+
+def prepare_environment(logical_id: str, scale: float) -> None:
+    """Local-only settings applied after the handler is imported, before the first event."""
+    if scale != 1 and logical_id == "HealthPingFunction":
+        # The maintenance banner waits the design's 5 minutes of LLM outage; game days compress it too.
+        from mangaassist.health.pinger import BANNER_AFTER_S
+
+        pinger = sys.modules["app"].pinger()
+        pinger.banner_after_s = BANNER_AFTER_S / scale
+
+
+def child_main(logical_id: str) -> int:
+    die_with_parent()
+    from local.template_resources import function_properties
+
+    sock = socket.socket(fileno=int(os.environ[FD_ENV]))
+    props = function_properties(logical_id)
+    scale = float(os.getenv(TIME_SCALE_ENV, "1") or 1)
+    started = time.perf_counter()
+    sys.path.insert(0, str(LAYER_DIR))
+    if scale != 1:
+        scale_waiting_periods(scale)
+    handler = load_handler(props["CodeUri"], props["Handler"])
+    prepare_environment(logical_id, scale)
+    send_frame(sock, {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1)})
+    function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+    timeout_s = float(props.get("Timeout", 3))
+    while True:
+        message = recv_frame(sock)
+        if message is None:  # the stack closed our socket: it is shutting down
+            return 0
+        context = LambdaContext(
+            function_name=function_name,
+            memory_limit_in_mb=int(props.get("MemorySize", 128)),
+            invoked_function_arn=f"arn:aws:lambda:{os.environ['AWS_REGION']}:123456789012:function:{function_name}",
+            aws_request_id=message.get("request_id") or str(uuid.uuid4()),
+            log_group_name=os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", ""),
+            log_stream_name=os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", ""),
+            deadline=time.monotonic() + timeout_s,
+        )
+        try:
+            result = handler(message["event"], context)
+            reply = {"type": "result", "ok": True, "result": result}
+        except Exception as exc:  # what the Lambda runtime reports as a function error
+            trace = traceback.format_exception(exc)
+            print(json.dumps({"level": "ERROR", "message": "unhandled_exception", "errorType": type(exc).__name__}))
+            reply = {
+                "type": "result",
+                "ok": False,
+                "error": {"errorType": type(exc).__name__, "errorMessage": str(exc)[:500], "stackTrace": trace},
+            }
+        sys.stdout.flush()
+        send_frame(sock, reply)
+
+
+# --------------------------------------------------------------------------------------------- parent side
+
+
+@dataclass
+class Outcome:
+    """What an invocation came to: ok, error (the handler raised), timeout or died."""
+
+    kind: str
+    worker: str
+    result: Any = None
+    error: dict[str, Any] | None = None
+    duration_ms: float = 0.0
+
+
+class Worker:
+    """One execution environment: the process, its end of the socket pair, its counters."""
+
+    def __init__(self, name: str, logical_id: str, env: dict[str, str], on_output: Callable[[str, str], None]):
+        self.name = name
+        self.logical_id = logical_id
+        self.invocations = 0
+        self.busy = False
+        self.started_at = time.time()
+        self.init_ms: float | None = None
+        parent_sock, child_sock = socket.socketpair()
+        self.sock = parent_sock
+        child_env = {
+            **env,
+            FD_ENV: str(child_sock.fileno()),
+            PARENT_ENV: str(os.getpid()),
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{name}-{uuid.uuid4().hex[:8]}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        # A session of its own: Ctrl-C in the terminal reaches the stack, which then stops its workers in order.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "local.workers", logical_id],
+            cwd=ROOT,
+            env=child_env,
+            pass_fds=(child_sock.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        child_sock.close()
+        self._pump = threading.Thread(target=self._read_output, args=(on_output,), name=f"out-{name}", daemon=True)
+        self._pump.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _read_output(self, on_output: Callable[[str, str], None]) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            on_output(self.name, raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def wait_ready(self, timeout_s: float) -> None:
+        self.sock.settimeout(timeout_s)
+        try:
+            message = recv_frame(self.sock)
+        except TimeoutError:
+            message = None
+        if not message or message.get("type") != "ready":
+            self.kill()
+            raise RuntimeError(f"worker {self.name} ({self.logical_id}) did not start; see its log")
+        self.init_ms = message.get("init_ms")
+
+    def invoke(self, event: dict[str, Any], timeout_s: float, request_id: str) -> Outcome:
+        started = time.perf_counter()
+        self.invocations += 1
+
+        def done(kind: str, **kwargs: Any) -> Outcome:
+            return Outcome(kind, self.name, duration_ms=(time.perf_counter() - started) * 1000, **kwargs)
+
+        try:
+            self.sock.settimeout(None)
+            send_frame(self.sock, {"event": event, "request_id": request_id})
+            # Lambda stops an invocation at the function's Timeout; a little slack for the frame itself.
+            self.sock.settimeout(timeout_s + 0.5)
+            reply = recv_frame(self.sock)
+        except TimeoutError:
+            self.kill()
+            return done("timeout", error={"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out"})
+        except OSError:
+            reply = None
+        if reply is None:
+            return done("died", error={"errorType": "Runtime.ExitError", "errorMessage": "worker process exited"})
+        if reply.get("ok"):
+            return done("ok", result=reply.get("result"))
+        return done("error", error=reply.get("error"))
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, sig)
+
+    def stop(self, grace_s: float = 2.0) -> None:
+        """Close the socket (the worker exits on EOF), then terminate and kill its process group if needed."""
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        try:
+            self.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            self.kill(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)
+                self.process.wait(timeout=5)
+        self.kill(signal.SIGKILL)  # anything the worker itself started
+        self._pump.join(timeout=2)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "function": self.logical_id,
+            "pid": self.pid,
+            "alive": self.alive(),
+            "busy": self.busy,
+            "invocations": self.invocations,
+            "init_ms": self.init_ms,
+            "started_at": self.started_at,
+        }
+
+
+class NoWorkerError(Exception):
+    """No execution environment became free in time (API Gateway answers 504)."""
+
+
+@dataclass
+class WorkerPool:
+    """``size`` environments of one function; dead ones are replaced by a supervisor thread."""
+
+    logical_id: str
+    prefix: str
+    size: int
+    env: dict[str, str]
+    timeout_s: float
+    on_output: Callable[[str, str], None]
+    ready_timeout_s: float = 30.0
+    workers: list[Worker] = field(default_factory=list)
+    replaced: int = 0
+
+    def __post_init__(self) -> None:
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._serial = 0
+        self._supervisor: threading.Thread | None = None
+        self._pending: list[Worker] = []
+
+    def _spawn(self) -> Worker:
+        self._serial += 1
+        return Worker(f"{self.prefix}-{self._serial}", self.logical_id, self.env, self.on_output)
+
+    def spawn(self) -> WorkerPool:
+        """Start the processes; their init phase runs while the rest of the stack comes up."""
+        self._pending = [self._spawn() for _ in range(self.size)]
+        return self
+
+    def wait_ready(self) -> WorkerPool:
+        try:
+            for worker in self._pending:
+                worker.wait_ready(self.ready_timeout_s)
+        except RuntimeError:
+            for worker in self._pending:
+                worker.stop(grace_s=0.1)
+            raise
+        with self._cond:
+            self.workers, self._pending = self._pending, []
+        self._supervisor = threading.Thread(target=self._supervise, name=f"supervise-{self.prefix}", daemon=True)
+        self._supervisor.start()
+        return self
+
+    def start(self) -> WorkerPool:
+        return self.spawn().wait_ready()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.1):
+            with self._cond:
+                dead = [w for w in self.workers if not w.alive()]
+            for worker in dead:
+                if self._stopping.is_set():
+                    return
+                self._replace(worker)
+
+    def _replace(self, dead: Worker) -> None:
+        with contextlib.suppress(OSError):
+            dead.sock.close()
+        print(f"[local] {dead.name} (pid {dead.pid}) exited with {dead.process.returncode}; starting a new one")
+        try:
+            fresh = self._spawn()
+            fresh.wait_ready(self.ready_timeout_s)
+        except (RuntimeError, OSError) as err:
+            print(f"[local] could not replace {dead.name}: {err}")
+            time.sleep(1)
+            return
+        with self._cond:
+            self.workers = [fresh if w is dead else w for w in self.workers]
+            self.replaced += 1
+            self._cond.notify_all()
+
+    def _acquire(self, wait_s: float) -> Worker:
+        deadline = time.monotonic() + wait_s
+        with self._cond:
+            while True:
+                for worker in self.workers:
+                    if not worker.busy and worker.alive():
+                        worker.busy = True
+                        return worker
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stopping.is_set():
+                    raise NoWorkerError(self.logical_id)
+                self._cond.wait(min(remaining, 0.2))
+
+    def _release(self, worker: Worker) -> None:
+        with self._cond:
+            worker.busy = False
+            self._cond.notify_all()
+
+    def invoke(self, event: dict[str, Any], wait_s: float = 29.0, request_id: str | None = None) -> Outcome:
+        worker = self._acquire(wait_s)
+        try:
+            return worker.invoke(event, self.timeout_s, request_id or str(uuid.uuid4()))
+        finally:
+            self._release(worker)
+
+    def kill(self, name: str) -> Worker:
+        with self._cond:
+            worker = next((w for w in self.workers if w.name == name), None)
+        if worker is None:
+            raise KeyError(name)
+        worker.kill()
+        return worker
+
+    def describe(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return [w.describe() for w in self.workers]
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+            workers = [*self.workers, *self._pending]
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
+        threads = [threading.Thread(target=w.stop, daemon=True) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(sys.argv[1]))
