@@ -249,6 +249,7 @@ def test_secrets_never_appear_in_logs_errors_or_tracebacks(bench, relay_logs, ca
     previous = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    relay_level = bench.handler_module.logger.log_level
     bench.handler_module.logger.setLevel(logging.DEBUG)
     try:
         bench.slack.answer_sequence(500)
@@ -260,7 +261,7 @@ def test_secrets_never_appear_in_logs_errors_or_tracebacks(bench, relay_logs, ca
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)
-        bench.handler_module.logger.setLevel(logging.INFO)
+        bench.handler_module.logger.setLevel(relay_level)
 
     captured = capfd.readouterr()
     webhook_token = bench.webhook_url.rsplit("/", 1)[1]
