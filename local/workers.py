@@ -202,6 +202,7 @@ class Worker:
         self.logical_id = logical_id
         self.invocations = 0
         self.busy = False
+        self.last_used = 0.0
         self.started_at = time.time()
         self.init_ms: float | None = None
         parent_sock, child_sock = socket.socketpair()
@@ -388,10 +389,13 @@ class WorkerPool:
         deadline = time.monotonic() + wait_s
         with self._cond:
             while True:
-                for worker in self.workers:
-                    if not worker.busy and worker.alive():
-                        worker.busy = True
-                        return worker
+                idle = [w for w in self.workers if not w.busy and w.alive()]
+                if idle:
+                    # Least recently used first: consecutive requests visit every environment of the fleet.
+                    worker = min(idle, key=lambda w: w.last_used)
+                    worker.busy = True
+                    worker.last_used = time.monotonic()
+                    return worker
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._stopping.is_set():
                     raise NoWorkerError(self.logical_id)

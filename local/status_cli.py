@@ -1,0 +1,104 @@
+"""`make status`: the service health dashboard in the terminal, read from GET /status of a running stack.
+
+python -m local.status_cli [--url http://127.0.0.1:3000] [--watch SECONDS] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+STATUS_WORDS = {"ok": ("OK", "32"), "warn": ("WARN", "33"), "down": ("DOWN", "31"), "unknown": ("UNKNOWN", "90")}
+CAPABILITY_WORDS = {
+    "available": ("Available", "32"),
+    "degraded": ("Degraded", "33"),
+    "unavailable": ("Degraded (using fallback)", "31"),
+}
+WIDTH = 75
+
+
+def fetch_status(url: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    status_url = f"{url.rstrip('/')}/status"
+    request = urllib.request.Request(status_url, headers={"Accept": "application/json"})  # noqa: S310 - user's URL
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+        return json.load(response)
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+def _latency(ms: Any) -> str:
+    return "---" if ms is None else f"{round(ms):,}ms"
+
+
+def _rate(value: Any) -> str:
+    return "---" if value is None else f"{value * 100:.1f}%"
+
+
+def _label(name: str) -> str:
+    return "FAQ" if name == "faq" else name.replace("_", " ").capitalize()
+
+
+def render(body: dict[str, Any], color: bool = False) -> str:
+    """The seed's dashboard as text: one row per service, then the capability map."""
+    rule = "─" * WIDTH
+    lines = [f"MangaAssist Service Health (updated {body.get('updated_at', '?')})", rule]
+    lines.append(f"{'Service':<20}{'Status':<10}{'Latency':>10}{'Error Rate':>12}  {'Circuit':<10}")
+    lines.append(rule)
+    for row in body.get("services", []):
+        word, code = STATUS_WORDS.get(row.get("status"), STATUS_WORDS["unknown"])
+        latency = "---" if row.get("status") == "down" else _latency(row.get("latency_ms"))
+        circuit = row.get("circuit", "?")
+        if row.get("override") not in (None, "none"):
+            circuit = f"{circuit} ({row['override']})"
+        lines.append(
+            f"{row.get('display_name') or row.get('name'):<20}{_paint(f'{word:<10}', code, color)}"
+            f"{latency:>10}{_rate(row.get('error_rate')):>12}  {circuit}"
+        )
+    lines.append(rule)
+    lines.append("Capability Map:")
+    for name, state in (body.get("capabilities") or {}).items():
+        word, code = CAPABILITY_WORDS.get(state, (state, "90"))
+        lines.append(f"  {_label(name) + ':':<32}{_paint(word, code, color)}")
+    lines.append(rule)
+    banner = body.get("banner")
+    lines.append(f"State store: {body.get('state_store', '?')}   Health pings: {body.get('health_pings', '?')}")
+    if banner:
+        lines.append(f"Banner: {banner.get('message_en')}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.status_cli", description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=os.getenv("STACK_URL") or f"http://127.0.0.1:{os.getenv('PORT', '3000')}")
+    parser.add_argument("--watch", type=float, default=0.0, help="refresh every N seconds until Ctrl-C")
+    parser.add_argument("--json", action="store_true", help="print the /status body as JSON")
+    args = parser.parse_args(argv)
+    color = sys.stdout.isatty() and not os.getenv("NO_COLOR")
+    while True:
+        try:
+            body = fetch_status(args.url)
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            print(f"cannot read {args.url}/status ({err}); is the stack running? Start it with `make run`.")
+            return 1
+        output = json.dumps(body, indent=2, ensure_ascii=False) if args.json else render(body, color)
+        if args.watch and color:
+            print("\033[2J\033[H", end="")
+        print(output, flush=True)
+        if not args.watch:
+            return 0
+        try:
+            time.sleep(args.watch)
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

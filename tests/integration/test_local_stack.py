@@ -1,0 +1,209 @@
+"""`make run` end to end: the whole stack as a child process, on free ports, driven over HTTP only.
+
+Guest and signed-in chats, a fault injected through the control API that opens the circuit for both
+worker processes, a killed worker replaced, the live dashboard rendered by headless Chromium, and a
+SIGTERM that leaves no process behind. The tests share one stack and run in file order.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from local.stack_process import StackProcess, alive
+from local.template_resources import function_environment
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CUSTOMER = {"Authorization": "Bearer cust-0001", "Content-Type": "application/json"}
+RETURNING_CUSTOMER = {"Authorization": "Bearer cust-0004", "Content-Type": "application/json"}
+GUEST = {"Content-Type": "application/json"}
+ORDER_QUESTION = {"message": "Where is my order?"}
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    # No schedule and no alarm evaluator: every ping and alarm in these tests is one the test asked for.
+    process = StackProcess(
+        workers=2, env={"PING_INTERVAL_S": "0", "LOCAL_ALARM_EVAL_S": "0", "LOCAL_QUIET": "1"}
+    ).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def chat(stack: StackProcess, headers: dict[str, str], body: dict) -> tuple[dict, str]:
+    response = stack.post("/chat", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json(), response.headers["X-Local-Worker"]
+
+
+def wait_for(predicate, timeout_s: float = 15.0, every_s: float = 0.1):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise AssertionError("condition not met in time")
+
+
+def test_ready_quickly_with_every_part_up(stack):
+    assert stack.ready_s is not None
+    assert stack.ready_s < 15
+    workers = stack.get("/_local/workers").json()["workers"]
+    functions = sorted(w["function"] for w in workers)
+    assert functions == ["AlarmRelayFunction", "ChatFunction", "ChatFunction", "HealthPingFunction"]
+    assert len({w["pid"] for w in workers}) == 4
+    # Each environment's first /health also builds its DynamoDB client, which can exceed the check's
+    # latency limit; once both environments are warm the state store must answer in time.
+    checks = [stack.get("/health").json()["checks"] for _ in range(4)]
+    assert [c["state_store"]["status"] for c in checks[2:]] == ["ok", "ok"]
+
+
+def test_guest_and_signed_in_customer(stack):
+    guest, _ = chat(stack, GUEST, ORDER_QUESTION)
+    customer, _ = chat(stack, CUSTOMER, ORDER_QUESTION)
+    assert guest["intent"] == customer["intent"] == "order_tracking"
+    assert "orders" not in guest  # a guest is asked to sign in, never shown anybody's orders
+    assert customer["orders"]
+    assert not customer["degraded"]
+    # Identity only from the Authorization header: a customer_id in the body is ignored.
+    spoofed, _ = chat(stack, GUEST, {**ORDER_QUESTION, "customer_id": "cust-0001"})
+    assert "orders" not in spoofed
+
+
+def test_gateway_answers_what_api_gateway_answers(stack):
+    unknown = stack.get("/nope")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "not_found"
+    bad_body = stack.post("/chat", json={"message": ""}, headers=GUEST)
+    assert bad_body.status_code == 400
+    bad_token = stack.post("/chat", json=ORDER_QUESTION, headers={**GUEST, "Authorization": "Basic abc"})
+    assert bad_token.status_code == 401
+
+
+def test_control_api_rejects_what_it_cannot_do(stack):
+    assert stack.post("/_local/faults", json={"target": "warp_drive", "mode": "down"}).status_code == 404
+    assert stack.post("/_local/faults", json={"target": "catalog", "mode": "explode"}).status_code == 400
+    assert stack.post("/_local/alarms/NoSuchAlarm", json={"state": "ALARM"}).status_code == 404
+    assert stack.post("/_local/alarms/OrderServiceAvailability", json={"state": "RED"}).status_code == 400
+
+
+def test_fault_degrades_and_opens_the_circuit_for_every_worker(stack):
+    stack.delete("/_local/stats")
+    fault = stack.post("/_local/faults", json={"target": "order_service", "mode": "down"})
+    assert fault.json()["fault"]["mode"] == "down"
+    try:
+        for _ in range(20):
+            answer, _ = chat(stack, CUSTOMER, ORDER_QUESTION)
+            assert answer["degraded_reason"] == "order_service_unavailable"
+            if stack.get("/_local/circuits").json().get("order_service", {}).get("state") == "OPEN":
+                break
+        else:
+            pytest.fail("the order_service circuit never opened")
+        # An environment may still act on its circuit snapshot for up to STATE_CACHE_TTL_S after the open.
+        time.sleep(float(function_environment("ChatFunction")["STATE_CACHE_TTL_S"]) + 0.2)
+        calls_when_open = stack.get("/_local/stats").json()["order_service"]["calls"]
+        workers = set()
+        for _ in range(8):
+            answer, worker = chat(stack, CUSTOMER, ORDER_QUESTION)
+            workers.add(worker)
+            assert answer["degraded"] is True
+            assert answer["degraded_reason"] == "order_service_unavailable"
+            assert "orders" not in answer  # never fabricated
+            assert any(action["type"] == "escalation" for action in answer["actions"])
+        # Both execution environments answered from the open circuit without calling the broken service.
+        assert workers == {"chat-1", "chat-2"}
+        assert stack.get("/_local/stats").json()["order_service"]["calls"] == calls_when_open
+        status = stack.get("/status").json()
+        row = next(s for s in status["services"] if s["name"] == "order_service")
+        assert row["circuit"] == "OPEN"
+        assert row["status"] == "down"
+    finally:
+        stack.delete("/_local/faults")
+        stack.delete("/_local/circuits")
+
+
+def test_alarm_reaches_slack_and_pagerduty_once(stack):
+    stack.delete("/_local/notifications")
+    published = stack.post("/_local/alarms/OrderServiceAvailability", json={"state": "ALARM"})
+    assert published.status_code == 200, published.text
+    notes = wait_for(lambda: (n := stack.get("/_local/notifications").json())["pagerduty"] and n)
+    time.sleep(0.5)  # a duplicate would arrive right behind the first
+    notes = stack.get("/_local/notifications").json()
+    assert len(notes["slack"]) == 1
+    assert len(notes["pagerduty"]) == 1
+    assert notes["pagerduty"][0]["event_action"] == "trigger"
+    assert "OrderServiceAvailability" in notes["slack"][0]["text"]
+
+
+def test_dead_worker_is_replaced(stack):
+    before = {w["name"]: w["pid"] for w in stack.get("/_local/workers").json()["workers"]}
+    killed = stack.delete("/_local/workers/chat-1").json()
+    assert killed["pid"] == before["chat-1"]
+    fresh = wait_for(
+        lambda: [
+            w
+            for w in stack.get("/_local/workers").json()["workers"]
+            if w["function"] == "ChatFunction" and w["pid"] not in before.values() and w["alive"]
+        ]
+    )
+    assert len(fresh) == 1
+    assert not alive(before["chat-1"])
+    answers = [chat(stack, CUSTOMER, ORDER_QUESTION)[0] for _ in range(4)]
+    assert all(a["intent"] == "order_tracking" for a in answers)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent: apt-get install -y chromium")
+def test_dashboard_renders_in_headless_chromium(stack):
+    stack.post("/_local/faults", json={"target": "returns_service", "mode": "down"})
+    try:
+        for _ in range(6):
+            chat(stack, RETURNING_CUSTOMER, {"message": "I want to return a damaged book"})
+        wait_for(lambda: stack.get("/_local/circuits").json().get("returns_service", {}).get("state") == "OPEN")
+        ping = stack.post("/_local/ping")  # latency and error rate per service come from the health pings
+        assert ping.status_code == 200, ping.text
+        assert ping.json()["services"]["returns_service"]["ok"] is False
+        with tempfile.TemporaryDirectory() as profile:
+            command = [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=4000",
+                "--dump-dom",
+                f"{stack.url}/dashboard",
+            ]
+            dom = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
+    finally:
+        stack.delete("/_local/faults")
+        stack.delete("/_local/circuits")
+    assert 'data-loaded="true"' in dom
+    assert '<tr data-service="returns_service" data-status="down" data-circuit="OPEN">' in dom
+    assert '<tr data-service="catalog" data-status="ok" data-circuit="CLOSED">' in dom
+    assert 'data-capability="return_requests" data-state="unavailable"' in dom
+    assert "Product Catalog" in dom
+    assert "Bedrock LLM" in dom
+
+
+def test_sigterm_stops_everything(stack):
+    pids = stack.pids()
+    assert len(pids) >= 6  # the stack, moto, four workers
+    assert stack.stop() == 0
+    deadline = time.monotonic() + 10
+    while [p for p in pids if alive(p)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [p for p in pids if alive(p)] == []
