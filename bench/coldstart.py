@@ -5,12 +5,12 @@ does (sys.path: function directory first, then the layer) and reports the time f
 import to the handler being ready. The two candidates alternate in random order, so drifts of a shared,
 noisy machine hit both alike. The goal (issue 6): chat <= 1.5x minimal.
 
-Scenarios:
-- as deployed: the template's environment (tracing on) and a layer without bytecode. The layer is built with
-  pip --no-compile, and /opt is read-only, so Lambda compiles the layer's sources on every cold start; the
-  probe reproduces that with a bytecode cache that holds only what the runtime ships precompiled (the
-  standard library, boto3 and botocore) and that nothing can write to.
-- with bytecode: the same, with the layer's modules precompiled (what compileall in the layer build buys).
+Scenarios (the first is what `make build` deploys):
+- as built: the template's environment (tracing on) and a layer with bytecode. /opt is read-only in Lambda,
+  so only bytecode shipped in the layer is ever used; layers/mangaassist/Makefile precompiles it.
+- without layer bytecode: what a pip --no-compile layer costs. Lambda then compiles the layer's sources on
+  every cold start; the probe reproduces that with a bytecode cache that holds only what the runtime ships
+  precompiled (the standard library, boto3 and botocore) and that nothing can write to.
 - tracing off: POWERTOOLS_TRACE_DISABLED=true, without the X-Ray SDK import both pay when tracing is on;
   this shows the chat's own import cost most plainly.
 """
@@ -71,10 +71,10 @@ class Scenario:
 
 
 SCENARIOS = (
-    Scenario("as deployed: tracing on, layer without bytecode", tracing=True, layer_bytecode=False),
-    Scenario("tracing on, layer with bytecode", tracing=True, layer_bytecode=True),
-    Scenario("tracing off, layer without bytecode", tracing=False, layer_bytecode=False),
+    Scenario("as built: tracing on, layer with bytecode", tracing=True, layer_bytecode=True),
+    Scenario("tracing on, layer without bytecode", tracing=True, layer_bytecode=False),
     Scenario("tracing off, layer with bytecode", tracing=False, layer_bytecode=True),
+    Scenario("tracing off, layer without bytecode", tracing=False, layer_bytecode=False),
 )
 
 
@@ -201,6 +201,8 @@ def run(repetitions: int, scenarios: tuple[Scenario, ...], python: str, seed: in
                 samples[candidate.name].append(sample(python, candidate, scenario, prefix))
         stats = {name: summary(values) for name, values in samples.items()}
         ratio = stats["chat"]["median_ms"] / stats["minimal"]["median_ms"]
+        # The fastest sample is the one least disturbed by whatever else the machine is doing.
+        ratio_of_minimums = stats["chat"]["min_ms"] / stats["minimal"]["min_ms"]
         results.append(
             {
                 "scenario": scenario.name,
@@ -209,6 +211,7 @@ def run(repetitions: int, scenarios: tuple[Scenario, ...], python: str, seed: in
                 "chat": stats["chat"],
                 "minimal": stats["minimal"],
                 "ratio_of_medians": round(ratio, 2),
+                "ratio_of_minimums": round(ratio_of_minimums, 2),
                 "within_goal": ratio <= GOAL_RATIO,
                 "seconds": round(time.perf_counter() - started, 1),
             }
@@ -231,13 +234,14 @@ def _line(result: dict[str, Any]) -> str:
     return (
         f"{result['scenario']:<50} chat {chat['median_ms']:>7.1f} ms (p90 {chat['p90_ms']:.0f})  "
         f"minimal {minimal['median_ms']:>7.1f} ms (p90 {minimal['p90_ms']:.0f})  "
-        f"ratio {result['ratio_of_medians']:.2f}x  {verdict} the {GOAL_RATIO}x goal"
+        f"ratio {result['ratio_of_medians']:.2f}x (of minimums {result['ratio_of_minimums']:.2f}x)  "
+        f"{verdict} the {GOAL_RATIO}x goal"
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repetitions", type=int, default=15, help="samples per candidate and scenario")
+    parser.add_argument("--repetitions", type=int, default=20, help="samples per candidate and scenario")
     parser.add_argument("--python", default=sys.executable, help="interpreter to measure (3.13 = the runtime)")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--quick", action="store_true", help="only the as-deployed scenario")
