@@ -70,6 +70,18 @@ format: $(VENV)/.installed ## apply ruff's formatting and safe fixes
 run: $(VENV)/.installed ## start the embedded local stack on 127.0.0.1 (Ctrl-C stops it)
 	PORT=$(PORT) WORKERS=$(WORKERS) $(PY) -m local.run
 
+.PHONY: status
+status: $(VENV)/.installed ## the service health table of the running stack (start it with make run first)
+	PORT=$(PORT) $(PY) -m local.status_cli
+
+.PHONY: gameday
+gameday: $(VENV)/.installed ## the seed's chaos game days on a fresh local stack; fails when an expectation does
+	WORKERS=$(WORKERS) $(PY) -m local.gameday --workers $(WORKERS)
+
+.PHONY: fuzz
+fuzz: $(VENV)/.installed ## schemathesis from openapi.json against a fresh local stack: no 5xx, no schema breaks
+	$(PY) -m local.fuzz
+
 .PHONY: bench-breaker
 bench-breaker: $(VENV)/.installed ## fleet of 8 processes: this breaker vs Powertools' vs pybreaker
 	$(PY) -m bench.breaker_fleet

@@ -10,7 +10,7 @@
     GET    /_local/metrics              EMF datapoints the workers emitted (?since=&until=&names=a,b);  DELETE clears
     GET    /_local/workers              execution environments;  DELETE /_local/workers/<name> kills one (SIGKILL)
     GET    /_local/circuits             the circuits partition of the state table, read past any fault
-    DELETE /_local/circuits             forget every circuit (a fresh fleet: all CLOSED)
+    DELETE /_local/circuits             close every circuit, clear failure counts and overrides (a fresh fleet)
     GET    /_local/runbooks/<name>.md   docs/runbooks/, where the alarm relay's runbook links point locally
 
 Targets: the registry's service names (aliases too), "state_store" and "faq_store".
@@ -195,7 +195,7 @@ class ControlApi:
         if method == "GET":
             return 200, self.stack.circuits()
         if method == "DELETE":
-            return 200, {"deleted": self.stack.reset_circuits()}
+            return 200, {"reset": self.stack.reset_circuits()}
         return _error(405, "method_not_allowed", "GET or DELETE")
 
     def _runbooks(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:

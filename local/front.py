@@ -325,6 +325,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, CONNECT, made-up ones) gets API Gateway's answer, never http.server's 501 page.
+        if name.startswith("do_"):
+            return self.do_GET
+        raise AttributeError(name)
+
 
 def _send(req: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
     try:

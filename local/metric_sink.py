@@ -27,30 +27,47 @@ class Datapoint:
     value: float
 
 
+def json_documents(line: str) -> list[Any]:
+    """Every JSON document on one output line. Threads that print at once can put two documents on one
+    line (each print() writes its text and its newline separately), so a line is not always one document."""
+    decoder = json.JSONDecoder()
+    docs, index, text = [], 0, line.strip()
+    while index < len(text):
+        try:
+            doc, end = decoder.raw_decode(text, index)
+        except ValueError:
+            break
+        docs.append(doc)
+        index = end
+        while index < len(text) and text[index].isspace():
+            index += 1
+    return docs
+
+
 def parse_emf(line: str) -> list[Datapoint]:
-    """The datapoints of one EMF line; [] for any other log line."""
+    """The datapoints of the EMF documents on one line; [] for any other log line."""
     if '"_aws"' not in line:
         return []
-    try:
-        doc = json.loads(line)
-        meta = doc["_aws"]
-        at = float(meta.get("Timestamp", time.time() * 1000)) / 1000
-        points = []
-        for directive in meta["CloudWatchMetrics"]:
-            dimension_sets = directive.get("Dimensions") or [[]]
-            for metric in directive["Metrics"]:
-                raw = doc.get(metric["Name"])
-                values = raw if isinstance(raw, list) else [raw]
-                for dims in dimension_sets:
-                    key = tuple(sorted((d, str(doc.get(d, ""))) for d in dims))
-                    points.extend(
-                        Datapoint(at, directive["Namespace"], metric["Name"], key, float(v))
-                        for v in values
-                        if isinstance(v, int | float)
-                    )
-        return points
-    except (ValueError, KeyError, TypeError):
-        return []
+    points = []
+    for doc in json_documents(line):
+        try:
+            meta = doc["_aws"]
+            at = float(meta.get("Timestamp", time.time() * 1000)) / 1000
+            for directive in meta["CloudWatchMetrics"]:
+                dimension_sets = directive.get("Dimensions") or [[]]
+                for metric in directive["Metrics"]:
+                    raw = doc.get(metric["Name"])
+                    values = raw if isinstance(raw, list) else [raw]
+                    for dims in dimension_sets:
+                        key = tuple(sorted((d, str(doc.get(d, ""))) for d in dims))
+                        points.extend(
+                            Datapoint(at, directive["Namespace"], metric["Name"], key, float(v))
+                            for v in values
+                            if isinstance(v, int | float)
+                        )
+        except (KeyError, TypeError, AttributeError):
+            continue
+    return points
 
 
 STATISTICS = {

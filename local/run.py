@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import os
 import signal
@@ -36,17 +37,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from local.alarms import UnsupportedExpressionError, evaluable_alarms, evaluate, notification
-from local.control import ControlApi
-from local.fault_proxy import FaultProxy
-from local.front import Front
-from local.metric_sink import MetricSink
-from local.moto_process import FAKE_CREDENTIALS, MotoServer, free_port
-from local.provision import REGION, aws_client, function_env, local_refs, provision
-from local.receivers import Receiver, pagerduty_receiver, slack_receiver
-from local.simulators import SimulatorFleet
-from local.template_resources import function_properties, resource
-from local.workers import TIME_SCALE_ENV, Outcome, WorkerPool
+# `python -m local.<this>` from the repository root: the layer's package is not installed, put it on the path.
+LAYER = Path(__file__).resolve().parent.parent / "layers" / "mangaassist"
+if importlib.util.find_spec("mangaassist") is None:
+    sys.path.insert(0, str(LAYER))
+
+from local.alarms import UnsupportedExpressionError, evaluable_alarms, evaluate, notification  # noqa: E402
+from local.control import ControlApi  # noqa: E402
+from local.fault_proxy import FaultProxy  # noqa: E402
+from local.front import Front  # noqa: E402
+from local.metric_sink import MetricSink  # noqa: E402
+from local.moto_process import FAKE_CREDENTIALS, MotoServer, free_port  # noqa: E402
+from local.provision import REGION, aws_client, function_env, local_refs, provision  # noqa: E402
+from local.receivers import Receiver, pagerduty_receiver, slack_receiver  # noqa: E402
+from local.simulators import SimulatorFleet  # noqa: E402
+from local.template_resources import function_properties, resource  # noqa: E402
+from local.workers import TIME_SCALE_ENV, Outcome, WorkerPool  # noqa: E402
 
 CHAT = "ChatFunction"
 HEALTH_PING = "HealthPingFunction"
@@ -414,17 +420,37 @@ class LocalStack:
         }
 
     def reset_circuits(self) -> int:
-        ddb = self._aws("dynamodb")
-        table = self.refs["StateTable"]
-        items = ddb.query(
-            TableName=table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": "circuits"}},
-            ProjectionExpression="pk, sk",
-        )["Items"]
-        for item in items:
-            ddb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
-        return len(items)
+        """Close every circuit through the breaker's own conditional writes (items are never deleted under a
+        running fleet: its environments remember which items exist); clears failure counts and overrides."""
+        from mangaassist.breaker import CircuitState, Override
+        from mangaassist.breaker.dynamo_store import DynamoCircuitStore
+        from mangaassist.breaker.store import LostRaceError
+
+        store = DynamoCircuitStore(self.refs["StateTable"], self._aws("dynamodb"))
+        changed = 0
+        for name, record in store.load_all().items():
+            now = time.time()
+            if record.override is not Override.NONE:
+                record = store.set_override(name, Override.NONE, now)
+                changed += 1
+            if record.state is CircuitState.CLOSED and not record.failure_buckets:
+                continue
+            closed = record.with_changes(
+                state=CircuitState.CLOSED,
+                opened_at=0.0,
+                open_until=0.0,
+                reopen_count=0,
+                probe_owner="",
+                lease_until=0.0,
+                probe_successes=0,
+                reason="local_reset",
+                updated_at=now,
+                failure_buckets={},
+            )
+            with contextlib.suppress(LostRaceError):  # a worker moved it meanwhile; the caller may reset again
+                store.compare_and_set(record.version, closed)
+                changed += 1
+        return changed
 
     def banner(self) -> str:
         assert self.front is not None

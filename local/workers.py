@@ -202,6 +202,7 @@ class Worker:
         self.logical_id = logical_id
         self.invocations = 0
         self.busy = False
+        self.dead = False
         self.last_used = 0.0
         self.started_at = time.time()
         self.init_ms: float | None = None
@@ -234,7 +235,8 @@ class Worker:
         return self.process.pid
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        # ``dead`` too: the socket closes while the kernel tears the process down, before poll() can see it.
+        return not self.dead and self.process.poll() is None
 
     def _read_output(self, on_output: Callable[[str, str], None]) -> None:
         assert self.process.stdout is not None
@@ -266,17 +268,21 @@ class Worker:
             self.sock.settimeout(timeout_s + 0.5)
             reply = recv_frame(self.sock)
         except TimeoutError:
+            self.dead = True
             self.kill()
             return done("timeout", error={"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out"})
         except OSError:
             reply = None
         if reply is None:
+            self.dead = True
             return done("died", error={"errorType": "Runtime.ExitError", "errorMessage": "worker process exited"})
         if reply.get("ok"):
             return done("ok", result=reply.get("result"))
         return done("error", error=reply.get("error"))
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
+        if sig == signal.SIGKILL:
+            self.dead = True
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, sig)
 
