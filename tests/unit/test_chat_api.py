@@ -272,13 +272,16 @@ def test_a_post_without_body_is_422(handler, body) -> None:
         "application/xml",
         "application/x-www-form-urlencoded",
         "multipart/form-data; boundary=xyz",
+        "multipart/form-data",
         "application/jsonp",
         "text/json",
     ],
 )
-def test_wrong_content_type_is_415(handler, content_type: str) -> None:
-    raw = "message=hi" if "form-urlencoded" in content_type else json.dumps({"message": "hi"})
-    assert_client_error(handler, chat_event(raw, content_type=content_type), 415, "unsupported_media_type")
+@pytest.mark.parametrize("path", ["/chat", "/feedback"])
+def test_wrong_content_type_is_415(handler, content_type: str, path: str) -> None:
+    raw = "message=hi" if "form-urlencoded" in content_type else json.dumps({"message": "hi", "rating": "helpful"})
+    evt = chat_event(raw, content_type=content_type, path=path)
+    assert_client_error(handler, evt, 415, "unsupported_media_type")
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("POST", "/chat/extra"), ("GET", "/"), ("PUT", "/x")])

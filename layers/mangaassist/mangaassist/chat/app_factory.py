@@ -8,6 +8,7 @@ polite answer with a way to a human, and on the other routes a bare 500 body wit
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from http import HTTPStatus
@@ -275,6 +276,10 @@ def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver
         return _internal_error(exc)
 
     def _internal_error(exc: Exception) -> Response:
+        # Powertools parses form and multipart bodies itself before any route runs, and some malformed ones
+        # (multipart without a boundary) raise plain errors: a non-JSON body is the client's doing, a 415.
+        if app.current_event.body and not _declares_json():
+            return error_response(415, "unsupported_media_type")
         # A body that cannot even be decoded (bad base64, bad UTF-8, absurd nesting) is the client's doing.
         if _unreadable_body():
             return error_response(400, "invalid_json")
@@ -282,6 +287,10 @@ def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver
         if app.current_event.path == "/chat" and app.current_event.http_method == "POST":
             return _chat_apology()
         return error_response(500, "internal_error")
+
+    def _declares_json() -> bool:
+        content_type = app.current_event.headers.get("content-type")
+        return content_type is None or re.match(JSON_CONTENT_TYPE, content_type) is not None
 
     def _unreadable_body() -> bool:
         if not app.current_event.body:
