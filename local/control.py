@@ -7,7 +7,7 @@
     POST   /_local/ping                 runs the health-ping handler once, now; answers its report
     GET    /_local/alarms               local evaluation of every alarm the stack evaluates
     POST   /_local/alarms/<AlarmName>   {"state": "ALARM|OK|INSUFFICIENT_DATA", "reason"?}: publish to the topic
-    GET    /_local/metrics              EMF datapoints the workers emitted (?since=&until=&names=a,b);  DELETE clears
+    GET    /_local/metrics              EMF datapoints, summed (?since=&until=&names=a,b) or each (&raw=1);  DELETE clears
     GET    /_local/workers              execution environments;  DELETE /_local/workers/<name> kills one (SIGKILL)
     GET    /_local/circuits             the circuits partition of the state table, read past any fault
     DELETE /_local/circuits             close every circuit, clear failure counts and overrides (a fresh fleet)
@@ -171,6 +171,13 @@ class ControlApi:
         except ValueError:
             return _error(400, "bad_parameter", "since and until are epoch seconds")
         names = [n for n in (query.get("names") or "").split(",") if n]
+        if query.get("raw") in ("1", "true"):
+            end = until if until is not None else float("inf")
+            return 200, [
+                {"at": p.at, "name": p.name, "dimensions": dict(p.dimensions), "value": p.value}
+                for p in self.stack.sink.points()
+                if since <= p.at < end and (not names or p.name in names)
+            ]
         return 200, self.stack.sink.summary(since, until, names)
 
     # ------------------------------------------------------------------ environments and circuits
