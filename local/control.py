@@ -7,7 +7,7 @@
     POST   /_local/ping                 runs the health-ping handler once, now; answers its report
     GET    /_local/alarms               local evaluation of every alarm the stack evaluates
     POST   /_local/alarms/<AlarmName>   {"state": "ALARM|OK|INSUFFICIENT_DATA", "reason"?}: publish to the topic
-    GET    /_local/metrics              EMF datapoints, summed (?since=&until=&names=a,b) or each (&raw=1);  DELETE clears
+    GET    /_local/metrics              EMF datapoints, summed (?since=&until=&names=) or each (&raw=1);  DELETE clears
     GET    /_local/workers              execution environments;  DELETE /_local/workers/<name> kills one (SIGKILL)
     GET    /_local/circuits             the circuits partition of the state table, read past any fault
     DELETE /_local/circuits             close every circuit, clear failure counts and overrides (a fresh fleet)
