@@ -305,3 +305,78 @@ def test_a_flow_cannot_call_a_service_its_row_does_not_need(chat: Setup) -> None
     assert chat.downstream.attempts["order_service"] == 0
     turn.row = choose(Intent.RECOMMENDATION, frozenset(), signed_in=True).row
     assert turn.allowed_services() == {"recommendations", "catalog", "promotions"}
+
+
+MESSAGES_BY_INTENT = {
+    Intent.ORDER_TRACKING: "Where is my order?",
+    Intent.RETURNS: "I want to return a damaged book",
+    Intent.RECOMMENDATION: "Can you recommend some manga?",
+    Intent.PRODUCT_INFO: "Is One Piece volume 107 in stock?",
+    Intent.FAQ: "How much is shipping?",
+    Intent.OPEN_ENDED: "Write me a poem about the sea",
+    Intent.ESCALATION: "I want to talk to a human",
+    Intent.GREETING: "Hello!",
+}
+
+
+@pytest.mark.parametrize("intent", list(Intent))
+def test_a_live_failure_of_any_needed_service_answers_like_its_open_circuit(intent: Intent) -> None:
+    """The policy table's `needs` are exactly what the flows call: whichever needed service fails during
+    the request, the answer (flow and degraded_reason) is the one the table gives with its circuit open."""
+    from mangaassist.chat.policy import SIGNED_IN, choose
+
+    healthy = choose(intent, frozenset(), signed_in=True)
+    for service in sorted(healthy.row.needs - {SIGNED_IN}):
+        breakers = breakers_with(quiet=True)
+        downstream, llm = FakeDownstream(breakers), FakeLlm(breakers)
+        downstream.failures[service] = DependencyError(service, "HTTP 503")
+        llm.failure = DependencyError("llm", "HTTP 503") if service == "llm" else None
+        orchestrator = Orchestrator(
+            breakers=breakers,
+            downstream=downstream,
+            llm=llm,
+            detect_language=detect_language,
+            faq=FakeFaqIndex,
+            links=LINKS,
+            telemetry=CountingTelemetry(),
+        )
+        answer = orchestrator.answer(ChatInput(MESSAGES_BY_INTENT[intent], CUSTOMER))
+        reached = llm.reached if service == "llm" else downstream.reached[service]
+        assert reached == 1, f"{healthy.flow} needs {service} but never called it"
+        expected = choose(intent, frozenset({service}), signed_in=True)
+        assert (answer.flow, answer.degraded_reason) == (expected.flow.value, expected.degraded_reason), service
+
+
+def test_catalog_failing_during_a_recommendation_drops_to_the_search_and_faq_row(chat: Setup) -> None:
+    chat.downstream.failures["catalog"] = DependencyTimeoutError("catalog", "no answer")
+    answer = chat.ask("Can you recommend some manga?")
+    assert answer.flow == "browse_search_and_faq"
+    assert answer.degraded_reason == "catalog_unavailable"
+    assert answer.items is None
+
+
+def test_personal_picks_come_first_then_what_is_trending(chat: Setup) -> None:
+    answer = chat.ask("Can you recommend some manga?")
+    assert [p.product_id for p in answer.items] == ["p-onepiece-107", "p-frieren-12"]
+    assert (
+        answer.message.index("One Piece") < answer.message.index("Popular right now:") < answer.message.index("Frieren")
+    )
+
+
+def test_nothing_to_match_is_not_announced_as_a_degradation() -> None:
+    breakers = breakers_with({"llm"}, quiet=True)
+    orchestrator = Orchestrator(
+        breakers=breakers,
+        downstream=FakeDownstream(breakers),
+        llm=FakeLlm(breakers),
+        detect_language=detect_language,
+        faq=FakeFaqIndex,
+        links=LINKS,
+        telemetry=CountingTelemetry(),
+    )
+    # A FAQ-worded question the FAQ has no entry for: with or without the LLM the answer is the same.
+    answer = orchestrator.answer(ChatInput("Do you accept payment in seashells?", CUSTOMER))
+    assert answer.intent is Intent.FAQ
+    assert answer.message == text("faq_no_match", "en")
+    assert answer.degraded is False
+    assert answer.degraded_reason is None

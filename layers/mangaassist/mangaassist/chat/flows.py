@@ -33,6 +33,7 @@ from mangaassist.downstream.ports import Downstream, Llm
 MIN_CALL_S = 0.05
 MAX_ORDERS = 3
 MAX_ITEMS = 5
+MAX_PICKS = 3  # personal picks; the rest of the list is what is trending
 MAX_PRODUCTS = 3
 FAQ_GROUNDING = 3  # FAQ entries Bedrock is grounded on
 LLM_MAX_TOKENS = 400
@@ -69,6 +70,9 @@ class Reply:
     actions: list[Action] = field(default_factory=list)
     orders: list[Order] | None = None
     items: list[Product] | None = None
+    # True when the answer would have been the same with every service up (nothing matched, so nothing
+    # was lost): a fallback row then does not announce a degradation.
+    unaffected: bool = False
 
 
 @dataclass
@@ -273,17 +277,25 @@ def _popular(turn: Turn) -> list[Product]:
 
 
 def personalized_recommendations(turn: Turn) -> Reply:
+    """The recommender's picks, then what is trending in the catalog to round the list off (design Q34: the
+    full flow needs both, so losing either one moves the customer to its fallback row)."""
     picks = turn.call(
         "recommendations",
         ("recommendations",),
         turn.downstream.recommendations,
         turn.customer_id,
         turn.deadline,
-        limit=MAX_ITEMS,
+        limit=MAX_PICKS,
     )
+    trending = [p for p in _popular(turn) if p.product_id not in {pick.product_id for pick in picks}]
     if not picks:  # nothing personal to say yet: trending titles are still a real answer
-        return _item_reply(text("recommendations_intro", turn.lang), _popular(turn), turn.lang)
-    return _item_reply(text("recommendations_intro", turn.lang), picks, turn.lang)
+        return _item_reply(text("recommendations_intro", turn.lang), trending[:MAX_ITEMS], turn.lang)
+    extra = trending[: MAX_ITEMS - len(picks)]
+    lines = [text("recommendations_intro", turn.lang), *(product_line(p, turn.lang) for p in picks)]
+    if extra:
+        lines += [text("also_trending", turn.lang), *(product_line(p, turn.lang) for p in extra)]
+    items = [*picks, *extra]
+    return Reply("\n".join(lines), _product_links(items, turn.lang), items=items)
 
 
 def popular_items(turn: Turn) -> Reply:
@@ -329,6 +341,7 @@ def _no_products(turn: Turn) -> Reply:
         text("no_products", turn.lang),
         [Action("link", label("search", turn.lang), turn.links.search(search_query(turn.message)))],
         items=[],
+        unaffected=True,
     )
 
 
@@ -362,6 +375,7 @@ def _faq_no_match(turn: Turn) -> Reply:
     return Reply(
         text("faq_no_match", turn.lang),
         [Action("link", label("help_center", turn.lang), turn.links.help_center), escalation(turn.lang)],
+        unaffected=True,
     )
 
 

@@ -63,6 +63,7 @@ TEXT: dict[str, dict[str, str]] = {
         "もう一度お尋ねください。",
     },
     "recommendations_intro": {"en": "Here are some manga picked for you:", "ja": "あなたへのおすすめ漫画です："},
+    "also_trending": {"en": "Popular right now:", "ja": "今人気の作品："},
     "popular_intro": {
         "en": "I can't load personalised picks right now, but here's what's popular at the moment:",
         "ja": "ただいまお客様向けのおすすめを表示できませんが、今人気の作品はこちらです：",
