@@ -27,7 +27,7 @@ RefreshStrategy = Literal["conditional-get", "head"]
 
 DEFAULT_KEY = "faq/faq_templates.json"
 DEFAULT_REFRESH_SECONDS = 60.0
-# A document this large is not the FAQ (about 200 KB today): refuse it rather than parse it on the hot path.
+# A document this large is not the FAQ (244 KB today): refuse it rather than parse it on the hot path.
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 
 
