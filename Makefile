@@ -112,3 +112,19 @@ clean: ## remove build output and caches (keeps the virtualenvs)
 .PHONY: print-python
 print-python:
 	@echo $(PYTHON)
+
+.PHONY: seed-faq
+seed-faq: $(VENV)/.installed ## upload the FAQ document to FAQ_BUCKET/FAQ_KEY (SEED_FAQ_ARGS=--create-bucket locally)
+	$(PY) scripts/seed_faq.py $(SEED_FAQ_ARGS)
+
+.PHONY: calibrate-faq
+calibrate-faq: $(VENV)/.installed ## print the FAQ matcher's no-match thresholds calibrated on development data
+	cd layers/mangaassist && ../../$(PY) -m mangaassist.faq.calibration --offtopic ../../tests/data/faq_offtopic_dev.json
+
+.PHONY: simulators
+simulators: $(VENV)/.installed ## only the downstream + Bedrock simulators on 127.0.0.1 (Ctrl-C stops)
+	$(PY) -m local.simulators --base-port 18100
+
+.PHONY: receivers
+receivers: $(VENV)/.installed ## only the local Slack and PagerDuty stand-ins (Ctrl-C stops)
+	$(PY) -m local.receivers
