@@ -229,13 +229,23 @@ def return_line(case: ReturnCase, lang: str) -> str:
 def _product_core(product: Product, lang: str) -> str:
     title = product.title_ja if lang == "ja" and product.title_ja else product.title
     line = title
-    if product.volume is not None:
+    # Catalog titles often carry the volume already ("Frieren, Vol. 13", "葬送のフリーレン 13").
+    if product.volume is not None and not re.search(rf"(?<!\d){product.volume}(?!\d)", title):
         line += f" 第{product.volume}巻" if lang == "ja" else f" vol. {product.volume}"
-    if product.author:
-        line += f"（{product.author}）" if lang == "ja" else f" by {product.author}"
+    author = _in_language(product.author, lang)
+    if author:
+        line += f"（{author}）" if lang == "ja" else f" by {author}"
     if product.price_jpy is not None:
         line += f" ¥{product.price_jpy:,}"
     return line
+
+
+def _in_language(value: str, lang: str) -> str:
+    """ "Eiichiro Oda / 尾田栄一郎" (English / Japanese, as the catalog writes bilingual names) -> one side."""
+    parts = [part.strip() for part in value.split(" / ")]
+    if len(parts) != 2:
+        return value.strip()
+    return parts[1] if lang == "ja" else parts[0]
 
 
 def product_line(product: Product, lang: str) -> str:

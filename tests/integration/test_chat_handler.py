@@ -1,0 +1,374 @@
+"""The chat Lambda end to end: the real handler, moto in server mode (state table, FAQ bucket) and the
+project's downstream simulators over real HTTP (Bedrock Converse included).
+
+Each test loads functions/chat/app.py afresh, so its runtime (breaker, clients, FAQ store) is built
+from the environment exactly as in a new Lambda execution environment.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import logging
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from local.simulators.fleet import SimulatorFleet
+from mangaassist.breaker.model import CircuitState
+from mangaassist.chat.telemetry import ANALYTICS_DEFERRED_LOG
+from mangaassist.health import Banner, HealthStore, PingResult
+from mangaassist.observability import logger
+from mangaassist.registry import REGISTRY, STATE_CIRCUITS_PK
+from tests.conftest import dynamodb_client
+from tests.unit.chat_fakes import LambdaContext
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+FAQ_KEY = "faq/faq_templates.json"
+# Sample data of the simulators: cust-0001's orders, newest first (docs/downstream-contracts.md).
+CUST_0001_ORDERS = ("250-0412268-5560121", "250-1184302-7731904", "250-0977315-2208416")
+
+
+def event(name: str, **body_changes) -> dict:
+    evt = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
+    if body_changes:
+        body = json.loads(evt["body"])
+        body.update(body_changes)
+        evt["body"] = json.dumps(body, ensure_ascii=False)
+    return evt
+
+
+def load_handler():
+    spec = importlib.util.spec_from_file_location("chat_app_integration", ROOT / "functions" / "chat" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def s3_client(endpoint: str):
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name="ap-northeast-1", config=Config(retries={"max_attempts": 1})
+    )
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    with SimulatorFleet() as running:
+        yield running
+
+
+@pytest.fixture
+def faq_bucket(aws_env, monkeypatch) -> str:
+    from mangaassist.faq.bundled import bundled_bytes
+
+    bucket = f"faq-{time.time_ns()}"
+    s3 = s3_client(aws_env.url)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"})
+    s3.put_object(Bucket=bucket, Key=FAQ_KEY, Body=bundled_bytes(), ContentType="application/json")
+    monkeypatch.setenv("FAQ_BUCKET", bucket)
+    monkeypatch.setenv("FAQ_KEY", FAQ_KEY)
+    return bucket
+
+
+@pytest.fixture
+def chat(fleet, state_table, faq_bucket, monkeypatch):
+    """A fresh execution environment of the chat Lambda wired to moto and the simulators."""
+    for key, value in fleet.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("BEDROCK_MODEL_ID", MODEL_ID)
+    monkeypatch.setenv("STORE_BASE_URL", "https://manga-store.example.jp")
+    monkeypatch.setenv("STATE_CACHE_TTL_S", "1")
+    monkeypatch.setenv("BANNER_CACHE_S", "0")
+    fleet.clear_faults()
+    fleet.reset_stats()
+    yield load_handler()
+    fleet.clear_faults()
+
+
+def invoke(handler, evt: dict, remaining_ms: int = 12_000) -> tuple[int, dict, float]:
+    started = time.perf_counter()
+    response = handler.lambda_handler(copy.deepcopy(evt), LambdaContext(remaining_ms=remaining_ms))
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return response["statusCode"], json.loads(response["body"]), elapsed_ms
+
+
+def circuit_item(endpoint: str, table: str, service: str) -> dict:
+    item = dynamodb_client(endpoint).get_item(
+        TableName=table, Key={"pk": {"S": STATE_CIRCUITS_PK}, "sk": {"S": service}}, ConsistentRead=True
+    )
+    return item.get("Item") or {}
+
+
+# ---------------------------------------------------------------- happy paths, one per intent
+
+
+def test_order_tracking_shows_the_order_services_orders(chat, fleet) -> None:
+    status, body, _ = invoke(chat, event("chat_order_tracking"))
+    assert status == 200
+    assert body["intent"] == "order_tracking"
+    assert body["language"] == "ja"
+    assert body["degraded"] is False
+    assert [o["order_id"] for o in body["orders"]] == list(CUST_0001_ORDERS)
+    assert CUST_0001_ORDERS[0] in body["message"]
+    (request,) = fleet.requests("order_service")
+    assert request["path"] == "/customers/cust-0001/orders"
+
+
+def test_recommendations_are_personal_for_a_signed_in_customer(chat, fleet) -> None:
+    status, body, _ = invoke(chat, event("chat_recommendation"))
+    assert status == 200
+    assert body["intent"] == "recommendation"
+    assert body["degraded"] is False
+    assert body["items"]
+    assert fleet.stats()["recommendations"]["calls"] == 1
+    assert fleet.requests("recommendations")[0]["query"]["customer_id"] == "cust-0002"
+
+
+def test_product_info_is_phrased_by_bedrock_from_catalog_data(chat, fleet) -> None:
+    status, body, _ = invoke(chat, event("chat_product_info"))
+    assert status == 200
+    assert body["intent"] == "product_info"
+    assert body["language"] == "ja"
+    assert body["degraded"] is False
+    assert any("フリーレン" in item["title_ja"] for item in body["items"])
+    assert fleet.stats()["catalog"]["calls"] == 1
+    assert fleet.stats()["llm"]["calls"] == 1
+
+
+def test_faq_is_answered_by_rag_over_the_faq_from_s3(chat, fleet) -> None:
+    status, body, _ = invoke(chat, event("chat_faq"))
+    assert status == 200
+    assert body["intent"] == "faq"
+    assert body["language"] == "ja"
+    assert body["degraded"] is False
+    assert "送料" in body["message"]
+    assert fleet.stats()["llm"]["calls"] == 1
+
+
+def test_returns_lists_the_customers_return_cases(chat, fleet) -> None:
+    status, body, _ = invoke(chat, event("chat_returns"))
+    assert status == 200
+    assert body["intent"] == "returns"
+    assert body["degraded"] is False
+    assert "RMA-9X1P6T" in body["message"]  # cust-0004's case in the sample data
+
+
+@pytest.mark.parametrize(
+    ("name", "intent"),
+    [("chat_escalation", "escalation"), ("chat_greeting", "greeting"), ("chat_open_ended", "open_ended")],
+)
+def test_other_intents_answer(chat, name: str, intent: str) -> None:
+    status, body, _ = invoke(chat, event(name))
+    assert status == 200
+    assert body["intent"] == intent
+    assert body["degraded"] is False
+    assert body["message"]
+
+
+def test_greeting_uses_the_profile_name(chat) -> None:
+    _, body, _ = invoke(chat, event("chat_greeting"))
+    assert "Emily Carter" in body["message"]
+
+
+def test_guests_are_asked_to_sign_in_and_the_order_service_is_not_called(chat, fleet) -> None:
+    for name in ("chat_order_tracking_guest", "chat_spoofed_customer_id"):
+        status, body, _ = invoke(chat, event(name))
+        assert status == 200
+        assert "orders" not in body
+    assert fleet.stats()["order_service"]["calls"] == 0
+
+
+# ---------------------------------------------------------------- degradation over real HTTP
+
+
+@pytest.mark.parametrize("mode", ["down", "error", "hang"])
+def test_order_service_outage_degrades_opens_the_circuit_after_three_and_then_sends_nothing(
+    chat, fleet, aws_env, state_table, mode: str
+) -> None:
+    fleet.set_fault("order_service", mode)
+    threshold = REGISTRY["order_service"].breaker.failure_threshold
+    assert threshold == 3
+    budget_ms = REGISTRY["order_service"].timeout_ms + 1500
+    for attempt in range(threshold):
+        status, body, elapsed_ms = invoke(chat, event("chat_order_tracking"))
+        assert status == 200
+        assert body["degraded"] is True
+        assert body["degraded_reason"] == "order_service_unavailable"
+        assert [a["type"] for a in body["actions"]] == ["link", "escalation"]
+        assert body["actions"][0]["url"] == "https://manga-store.example.jp/gp/css/order-history"
+        assert "orders" not in body
+        assert not any(order_id in body["message"] for order_id in CUST_0001_ORDERS)
+        assert elapsed_ms < budget_ms, f"attempt {attempt}: {elapsed_ms:.0f} ms"
+    item = circuit_item(aws_env.url, state_table, "order_service")
+    assert item["state"]["S"] == CircuitState.OPEN.value
+    reached = fleet.stats()["order_service"]["calls"]
+    assert reached == threshold
+    for _ in range(5):
+        status, body, elapsed_ms = invoke(chat, event("chat_order_tracking"))
+        assert status == 200
+        assert body["degraded_reason"] == "order_service_unavailable"
+        assert elapsed_ms < 300, "an open circuit answers at once"
+    assert fleet.stats()["order_service"]["calls"] == reached, "no request reaches the simulator while open"
+
+
+def test_a_second_environment_sees_the_open_circuit_through_the_state_table(chat, fleet) -> None:
+    fleet.set_fault("order_service", "error")
+    for _ in range(3):
+        invoke(chat, event("chat_order_tracking"))
+    other_environment = load_handler()
+    status, body, _ = invoke(other_environment, event("chat_order_tracking"))
+    assert status == 200
+    assert body["degraded_reason"] == "order_service_unavailable"
+    assert fleet.stats()["order_service"]["calls"] == 3
+
+
+def test_llm_throttling_falls_back_to_the_canned_faq_answer_within_the_deadline(chat, fleet) -> None:
+    fleet.set_fault("llm", "throttle")
+    status, body, elapsed_ms = invoke(chat, event("chat_faq"))
+    assert status == 200
+    assert body["degraded_reason"] == "llm_unavailable"
+    assert body["language"] == "ja"
+    assert "送料" in body["message"]
+    assert elapsed_ms < 7000
+
+
+def test_catalog_and_llm_down_still_answers_orders_and_faq_by_template(chat, fleet) -> None:
+    fleet.set_fault("catalog", "down")
+    fleet.set_fault("llm", "error")
+    _, faq, _ = invoke(chat, event("chat_faq"))
+    assert faq["degraded_reason"] == "llm_unavailable"
+    _, orders, _ = invoke(chat, event("chat_order_tracking"))
+    assert orders["degraded"] is False
+    assert [o["order_id"] for o in orders["orders"]] == list(CUST_0001_ORDERS)
+    _, product, _ = invoke(chat, event("chat_product_info"))
+    assert product["degraded_reason"] == "catalog_unavailable"
+    assert "items" not in product
+
+
+def test_recommendations_down_shows_popular_titles_from_the_catalog(chat, fleet) -> None:
+    fleet.set_fault("recommendations", "hang")
+    status, body, elapsed_ms = invoke(chat, event("chat_recommendation"))
+    assert status == 200
+    assert body["degraded_reason"] == "recommendations_unavailable"
+    assert body["items"]
+    assert elapsed_ms < REGISTRY["recommendations"].timeout_ms + 1500
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_analytics_down_logs_the_event_for_replay(chat, fleet, capsys) -> None:
+    records = Records()
+    logging.getLogger(logger.name).addHandler(records)
+    try:
+        fleet.set_fault("analytics", "down")
+        _, body, _ = invoke(chat, event("chat_greeting"))
+    finally:
+        logging.getLogger(logger.name).removeHandler(records)
+    deferred = [r for r in records.records if r.getMessage() == ANALYTICS_DEFERRED_LOG]
+    assert len(deferred) == 1
+    assert deferred[0].analytics_event["request_id"] == body["request_id"]
+    assert deferred[0].analytics_event["intent"] == "greeting"
+    assert '"AnalyticsEventsDeferred"' in capsys.readouterr().out
+
+
+def test_feedback_down_is_accepted_dropped_and_counted(chat, fleet, capsys) -> None:
+    fleet.set_fault("feedback", "error")
+    response = chat.lambda_handler(event("feedback"), LambdaContext())
+    assert response["statusCode"] == 202
+    out = capsys.readouterr().out
+    assert '"FeedbackDropped"' in out
+
+
+def test_the_maintenance_banner_is_shown_in_the_customers_language(chat, aws_env, state_table) -> None:
+    from mangaassist.aws_clients import client
+
+    HealthStore(state_table, client("dynamodb", hot_path=False)).set_banner(
+        Banner(True, "AI answers are limited right now.", "現在AIの回答が制限されています。", since=time.time() - 400)
+    )
+    _, ja, _ = invoke(chat, event("chat_order_tracking"))
+    _, en, _ = invoke(chat, event("chat_greeting"))
+    assert ja["banner"] == "現在AIの回答が制限されています。"
+    assert en["banner"] == "AI answers are limited right now."
+
+
+# ---------------------------------------------------------------- /health and /status
+
+
+def test_health_is_200_when_the_state_store_and_faq_store_answer(chat) -> None:
+    status, body, _ = invoke(chat, event("health"))
+    assert status == 200
+    assert body["status"] == "healthy"
+    assert {name: check["status"] for name, check in body["checks"].items()} == {"state_store": "ok", "faq_store": "ok"}
+
+
+def test_health_is_503_when_the_faq_bucket_is_missing(chat, monkeypatch) -> None:
+    monkeypatch.setenv("FAQ_BUCKET", "no-such-bucket-anywhere")
+    status, body, _ = invoke(load_handler(), event("health"))
+    assert status == 503
+    assert body["status"] == "unhealthy"
+    assert body["checks"]["faq_store"]["status"] == "fail"
+    assert body["checks"]["state_store"]["status"] == "ok"
+    assert "no-such-bucket" not in json.dumps(body)
+
+
+def test_health_is_503_when_the_state_store_is_unreachable(chat, monkeypatch) -> None:
+    from mangaassist.aws_clients import client
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")  # nothing listens on the discard port
+    client.cache_clear()
+    status, body, elapsed_ms = invoke(load_handler(), event("health"))
+    client.cache_clear()
+    assert status == 503
+    assert body["checks"]["state_store"]["status"] == "fail"
+    assert "127.0.0.1" not in json.dumps(body)
+    assert elapsed_ms < 3000
+
+
+def test_health_is_503_when_the_state_table_does_not_exist(chat, monkeypatch) -> None:
+    monkeypatch.setenv("STATE_TABLE", "state-table-that-was-deleted")
+    status, body, _ = invoke(load_handler(), event("health"))
+    assert status == 503
+    assert body["checks"]["state_store"]["status"] == "fail"
+    assert "state-table" not in json.dumps(body)
+
+
+def test_status_shows_circuits_pings_capabilities_and_banner(chat, fleet, aws_env, state_table) -> None:
+    from mangaassist.aws_clients import client
+
+    fleet.set_fault("order_service", "error")
+    for _ in range(3):
+        invoke(chat, event("chat_order_tracking"))
+    now = time.time()
+    store = HealthStore(state_table, client("dynamodb", hot_path=False))
+    store.record(
+        [PingResult("catalog", True, 45.0, 200, at=now - 5), PingResult("returns_service", True, 890.0, at=now)]
+    )
+    status, body, _ = invoke(chat, event("status"))
+    assert status == 200
+    rows = {row["name"]: row for row in body["services"]}
+    assert list(rows) == list(REGISTRY)
+    assert rows["order_service"]["status"] == "down"
+    assert rows["order_service"]["circuit"] == "OPEN"
+    assert rows["catalog"]["status"] == "ok"
+    assert rows["catalog"]["latency_ms"] == 45
+    assert rows["returns_service"]["status"] == "warn"  # slower than its slow-call threshold
+    assert body["capabilities"]["order_tracking"] == "unavailable"
+    assert body["capabilities"]["return_requests"] == "degraded"
+    assert body["capabilities"]["product_info"] == "available"
+    assert body["banner"] is None
+    assert body["state_store"] == "ok"
