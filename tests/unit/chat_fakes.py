@@ -184,8 +184,19 @@ AUTOGRAPHS = FaqEntry(
 )
 
 
+PARCEL = FaqEntry(
+    id="parcel-whereabouts",
+    intent="order_tracking",
+    answer={
+        "en": "You can follow your parcel on the order history page.",
+        "ja": "荷物は注文履歴ページで追跡できます。",
+    },
+    questions={"en": ["Where is my parcel?"], "ja": ["荷物はどこですか"]},
+)
+
+
 class FakeFaqIndex:
-    """Matches messages about shipping or autographs in either language; nothing else."""
+    """Matches messages about shipping, autographs or a parcel's whereabouts in either language; nothing else."""
 
     def __init__(self) -> None:
         self.lookups = 0
@@ -197,6 +208,8 @@ class FakeFaqIndex:
             return FaqMatch(SHIPPING)
         if "autograph" in lowered or "サイン本" in text:
             return FaqMatch(AUTOGRAPHS)
+        if "parcel gone" in lowered:
+            return FaqMatch(PARCEL)
         return None
 
 

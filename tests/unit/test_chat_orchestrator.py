@@ -380,3 +380,10 @@ def test_nothing_to_match_is_not_announced_as_a_degradation() -> None:
     assert answer.message == text("faq_no_match", "en")
     assert answer.degraded is False
     assert answer.degraded_reason is None
+
+
+def test_a_faq_match_about_the_customers_own_orders_routes_to_order_tracking(chat: Setup) -> None:
+    answer = chat.ask("Hmm, parcel gone?")
+    assert answer.intent is Intent.ORDER_TRACKING
+    assert answer.flow == "order_status"
+    assert chat.downstream.reached["order_service"] == 1

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Intent(StrEnum):
@@ -177,3 +178,21 @@ def classify(text: str) -> tuple[Intent, int]:
 
 def detect_intent(text: str) -> Intent:
     return classify(text)[0]
+
+
+def detect_intent_with_faq(text: str, lang: str, faq_index: Any | None) -> Intent:
+    """The rules, and where they have no strong hit, the FAQ index (``best(text, lang)``, no network).
+
+    Without a strong rule hit ("where is my order", "recommend", "返品"), a confident FAQ match decides:
+    the matched entry's intent, usually faq, or returns / order_tracking for entries about the customer's
+    own returns and orders. "Can I send my order to a new address?" mentions "my order" but is a question
+    for the FAQ.
+    """
+    intent, evidence = classify(text)
+    if evidence > MEDIUM or faq_index is None:
+        return intent
+    match = faq_index.best(text, lang)
+    if match is None:
+        return intent
+    entry_intent = getattr(match.entry, "intent", Intent.FAQ.value)
+    return Intent(entry_intent) if entry_intent in Intent.__members__.values() else Intent.FAQ

@@ -23,7 +23,7 @@ from mangaassist.chat.flows import (
     escalation,
     promotion_nudge,
 )
-from mangaassist.chat.intents import WEAK, Intent, classify
+from mangaassist.chat.intents import Intent, detect_intent_with_faq
 from mangaassist.chat.policy import BUDGET_S, POLICY, Decision, choose
 from mangaassist.chat.replies import Links, text
 from mangaassist.chat.telemetry import ChatTelemetry
@@ -113,7 +113,7 @@ class Orchestrator:
     def _answer(self, request: ChatInput, lang: str, context: Any) -> ChatAnswer:
         started = time.perf_counter()
         faq_index = self._faq_index()
-        intent = self._intent(request.message, lang, faq_index)
+        intent = detect_intent_with_faq(request.message, lang, faq_index)
         deadline = Deadline.for_lambda(context, BUDGET_S[intent])
         down = {service for service, up in self.breakers.capability_map().items() if not up}
         turn = Turn(
@@ -170,14 +170,6 @@ class Orchestrator:
         except Exception:  # the FAQ is a nice-to-have for routing; flows work without it
             logger.exception("faq_index_unavailable")
             return None
-
-    def _intent(self, message: str, lang: str, faq_index: Any | None) -> Intent:
-        intent, evidence = classify(message)
-        # A question the rules cannot place (or place only on a weak hint such as "how much") but the FAQ
-        # answers confidently is a FAQ question.
-        if evidence <= WEAK and faq_index is not None and faq_index.best(message, lang) is not None:
-            return Intent.FAQ
-        return intent
 
     def _run(self, turn: Turn, down: set[str]) -> tuple[Reply, Decision]:
         signed_in = turn.customer_id is not None
