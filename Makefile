@@ -128,3 +128,7 @@ simulators: $(VENV)/.installed ## only the downstream + Bedrock simulators on 12
 .PHONY: receivers
 receivers: $(VENV)/.installed ## only the local Slack and PagerDuty stand-ins (Ctrl-C stops)
 	$(PY) -m local.receivers
+
+.PHONY: openapi
+openapi: $(VENV)/.installed ## write openapi.json from the chat routes (a test fails when it is stale)
+	$(PY) scripts/write_openapi.py
