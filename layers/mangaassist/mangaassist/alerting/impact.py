@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from mangaassist.alerting.notification import AlarmNotification, GenericNotice
 from mangaassist.ops.alarms import AlarmSpec
 from mangaassist.ops.alarms import alarm as catalog_alarm
+from mangaassist.ops.paging import pages as severity_pages
 from mangaassist.registry import PLATFORM_RUNBOOKS, SERVICES, ServiceSpec, Tier, service
 
 # An alarm nobody catalogued still reached the on-call topic: tell the channel, do not wake anyone.
 UNKNOWN_ALARM_SEVERITY = Tier.NICE_TO_HAVE.severity
 # The platform parts (state store, FAQ store, region) degrade every conversation at once.
 PLATFORM_ALARM_SEVERITY = Tier.IMPORTANT.severity
-# Without a catalog entry, the catalog's own rule decides who is woken: P1 and P2 page, P3 and P4 do not.
-PAGING_SEVERITIES = (Tier.CRITICAL.severity, Tier.IMPORTANT.severity)
 RUNBOOK_INDEX = "README"
 SERVICE_DIMENSIONS = ("service", "Service")
 _DESCRIPTION_PREFIX = re.compile(r"^\s*(P[1-4])\s*\|\s*Runbook:\s*([A-Za-z0-9_-]+)\s*\|")
@@ -109,7 +108,7 @@ def _described(description: str | None) -> AlarmSpec | None:
     if not match:
         return None
     severity, runbook = match.groups()
-    return AlarmSpec(name="", runbook=runbook, severity=severity, summary="", page=severity in PAGING_SEVERITIES)
+    return AlarmSpec(name="", runbook=runbook, severity=severity, summary="", page=severity_pages(severity))
 
 
 def _children(notification: AlarmNotification) -> list[str]:
@@ -134,8 +133,9 @@ def _evidence(notification: AlarmNotification, entries: list[AlarmSpec]) -> tupl
 
 def _unknown(runbook_base_url: str) -> Impact:
     index = Runbook("Runbook index", runbook_url(runbook_base_url, RUNBOOK_INDEX))
-    pages = UNKNOWN_ALARM_SEVERITY in PAGING_SEVERITIES
-    return Impact((), (), UNKNOWN_ALARM_SEVERITY, (), (index,), pages=pages, known=False)
+    return Impact(
+        (), (), UNKNOWN_ALARM_SEVERITY, (), (index,), pages=severity_pages(UNKNOWN_ALARM_SEVERITY), known=False
+    )
 
 
 def assess(notice: AlarmNotification | GenericNotice, runbook_base_url: str) -> Impact:
@@ -154,7 +154,8 @@ def assess(notice: AlarmNotification | GenericNotice, runbook_base_url: str) -> 
         candidates = [entry.severity for entry in children] + [spec.tier.severity for spec in specs]
         candidates += [PLATFORM_ALARM_SEVERITY] * bool(platform)
         severity = min(candidates)  # "P1" < "P2": the most severe part decides
-        pages = any(entry.page for entry in children) or (not children and severity in PAGING_SEVERITIES)
+        # Without a catalog entry of its own, the catalog's rule (mangaassist.ops.paging) decides who is woken.
+        pages = any(entry.page for entry in children) or (not children and severity_pages(severity))
     names = [entry.runbook for entry in entries]
     names += [spec.runbook for spec in specs] + [PLATFORM_RUNBOOKS[key] for key in platform]
     runbooks = tuple(Runbook(f"Runbook: {name}", runbook_url(runbook_base_url, name)) for name in dict.fromkeys(names))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from mangaassist.ops.paging import pages
 from mangaassist.ops.slo import BURN_RATE_ALERTS, window_label
 from mangaassist.registry import PLATFORM_RUNBOOKS, SERVICES, Tier, service
 
@@ -43,10 +44,6 @@ class AlarmSpec:
         return f"{self.severity} | Runbook: {self.runbook} | {self.summary}"
 
 
-def _pages(severity: str) -> bool:
-    return severity in ("P1", "P2")
-
-
 def _service_alarms() -> list[AlarmSpec]:
     specs = []
     order = service("order_service")
@@ -57,7 +54,7 @@ def _service_alarms() -> list[AlarmSpec]:
             order.tier.severity,
             f"More than 10 {order.error_metric} + {order.timeout_metric} in one minute. {order.impact}.",
             (order.name,),
-            _pages(order.tier.severity),
+            pages(order.tier.severity),
         )
     )
     llm = service("llm")
@@ -69,7 +66,7 @@ def _service_alarms() -> list[AlarmSpec]:
             f"Bedrock failed its health pings or the chat's calls for {llm.ping_failures_to_open} minutes "
             f"in a row. {llm.impact}.",
             (llm.name,),
-            _pages(llm.tier.severity),
+            pages(llm.tier.severity),
         )
     )
     for spec in SERVICES:
@@ -81,7 +78,7 @@ def _service_alarms() -> list[AlarmSpec]:
                 f"The {spec.name} circuit is open fleet-wide; the chat uses its fallback ({spec.fallback}). "
                 f"{spec.impact}.",
                 (spec.name,),
-                _pages(spec.tier.severity),
+                pages(spec.tier.severity),
             )
         )
     return specs
