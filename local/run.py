@@ -464,8 +464,8 @@ class LocalStack:
             f"  workers:    {self.config.workers} chat + 1 health-ping + 1 alarm-relay processes",
             f"  AWS (moto): {self.moto.url}   state table: {self.refs['StateTable']}",
             f"  logs:       {self.log_dir / 'workers.log'}",
-            f"  try:        curl -s -XPOST {self.front.url}/chat -H 'Authorization: Bearer cust-0001' "
-            '-d \'{"message": "Where is my order?"}\'',
+            f"  try:        curl -s -XPOST {self.front.url}/chat -H 'Content-Type: application/json' "
+            "-H 'Authorization: Bearer cust-0001' -d '{\"message\": \"Where is my order?\"}'",
             "Ctrl-C stops everything.",
         ]
         if self.config.time_scale != 1:
