@@ -182,3 +182,12 @@ def test_unreachable_store_never_takes_the_caller_down(monkeypatch):
         assert breakers.capability_map()["order_service"] is False
     finally:
         client.cache_clear()
+
+
+def test_a_deleted_circuit_item_is_recreated_not_mistaken_for_an_outage(moto_server, state_table):
+    client = dynamodb_client(moto_server.url)
+    store = DynamoCircuitStore(state_table, client)
+    store.add_failure("returns_service", 100, [], now=100.0)
+    client.delete_item(TableName=state_table, Key={"pk": {"S": STATE_CIRCUITS_PK}, "sk": {"S": "returns_service"}})
+    rec = store.add_failure("returns_service", 100, [], now=101.0)
+    assert rec.failure_buckets == {100: 1}

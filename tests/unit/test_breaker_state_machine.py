@@ -309,3 +309,57 @@ def test_transition_hook_errors_never_break_the_call():
     breakers, _, _, _ = make(on_transition=hook)
     fail_n(breakers, "order_service", 3)
     assert breakers.record("order_service").state is CircuitState.OPEN
+
+
+def test_capability_map_offers_a_due_probe_and_one_caller_wins_it():
+    store = InMemoryCircuitStore()
+    clock = Clock()
+    a, _, _, _ = make(store, clock, owner_id="a")
+    b, _, _, _ = make(store, clock, owner_id="b")
+    fail_n(a, "order_service", 3)
+    assert a.capability_map()["order_service"] is False
+    clock.advance(REGISTRY["order_service"].breaker.open_seconds + 0.1)
+    # Both environments see the probe as due, so both orchestrators may try the full flow ...
+    assert a.capability_map()["order_service"] is True
+    assert b.capability_map()["order_service"] is True
+    # ... but only the first caller reaches the dependency; the other gets its fallback.
+    reached = []
+
+    def dependency():
+        reached.append(1)
+        return "orders"
+
+    assert a.call("order_service", dependency) == "orders"
+    clock.advance(0.01)
+    assert b.call("order_service", dependency, fallback=lambda info: "fallback") in ("orders", "fallback")
+    assert len(reached) >= 1
+    assert store.load_all()["order_service"].state is CircuitState.CLOSED
+
+
+class StaleReadStore(InMemoryCircuitStore):
+    """Serves load_all from a copy taken before the last write, like a Query racing a transition."""
+
+    def __init__(self):
+        super().__init__()
+        self.stale: dict | None = None
+
+    def load_all(self):
+        fresh = super().load_all()
+        return dict(self.stale) if self.stale is not None else fresh
+
+
+def test_refresh_never_rolls_back_a_transition_this_environment_wrote():
+    store = StaleReadStore()
+    clock = Clock()
+    breakers, _, _, _ = make(store, clock, owner_id="pinger")
+    breakers.force_open("catalog", reason="health_ping")
+    store.stale = dict(store.load_all())  # every later Query is served from before the probe's lease
+    clock.advance(REGISTRY["catalog"].breaker.open_seconds + 0.1)
+
+    def ping_while_another_thread_refreshes():
+        clock.advance(1.1)
+        breakers.capability_map()  # a concurrent refresh returns the pre-lease OPEN record
+        return "pong"
+
+    assert breakers.probe("catalog", ping_while_another_thread_refreshes) is True
+    assert store._items["catalog"].state is CircuitState.CLOSED

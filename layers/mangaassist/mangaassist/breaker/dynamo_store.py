@@ -63,6 +63,10 @@ def _attr(value: Any) -> dict[str, str]:
     raise TypeError(f"cannot store {value!r}")
 
 
+class _ItemMissingError(Exception):
+    """The circuit's item is gone although this environment had seen it."""
+
+
 def _is_conditional_failure(err: ClientError) -> bool:
     return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -99,6 +103,17 @@ class DynamoCircuitStore(CircuitStore):
             raise StateStoreError(str(err)) from err
 
     def add_failure(self, service: str, bucket: int, stale_buckets: list[int], now: float) -> CircuitRecord:
+        try:
+            return self._add_failure(service, bucket, stale_buckets, now)
+        except _ItemMissingError:
+            # The item this environment knew of was deleted (an operator reset): create it and count again.
+            self._known.discard(service)
+            try:
+                return self._add_failure(service, bucket, stale_buckets, now)
+            except _ItemMissingError as err:
+                raise StateStoreError(f"circuit item {service} could not be created") from err
+
+    def _add_failure(self, service: str, bucket: int, stale_buckets: list[int], now: float) -> CircuitRecord:
         names = {"#state": "state", "#b": str(bucket)}
         remove = []
         for i, stale in enumerate(stale_buckets):
@@ -122,6 +137,9 @@ class DynamoCircuitStore(CircuitStore):
         except ClientError as err:
             if _is_conditional_failure(err) and "Item" in err.response:
                 raise NotClosedError(_to_record(err.response["Item"])) from err
+            if _is_conditional_failure(err) or err.response.get("Error", {}).get("Code") == "ValidationException":
+                # No item (the condition on state fails) or no failure map to ADD into.
+                raise _ItemMissingError from err
             raise StateStoreError(str(err)) from err
         except BotoCoreError as err:
             raise StateStoreError(str(err)) from err

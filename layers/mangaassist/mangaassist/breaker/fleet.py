@@ -97,6 +97,13 @@ class CircuitBreakers:
             self._mark_store_down(err)
             return
         with self._lock:
+            # Another thread of this environment (the pinger probes circuits concurrently) may have
+            # written a transition after this Query was served: a higher version is newer than what
+            # the Query saw, so it stays. Otherwise the store wins (overrides, failure counts).
+            for name, mine in self._snapshot.items():
+                theirs = records.get(name)
+                if theirs is not None and mine.version > theirs.version:
+                    records[name] = mine
             self._snapshot = records
             self._loaded_at = now
             self._store_error = None
@@ -125,13 +132,20 @@ class CircuitBreakers:
         return self._store_error is not None
 
     def is_available(self, service: str) -> bool:
-        """True when a call to ``service`` would go to the network rather than to the fallback."""
+        """True when a call to ``service`` may go to the network: closed, overridden closed, or due a probe."""
         rec = self.record(service)
         if rec.override in (Override.DISABLED, Override.FORCED_CLOSED):
             return True
         if rec.override is Override.FORCED_OPEN:
             return False
-        return rec.state is CircuitState.CLOSED
+        if rec.state is CircuitState.CLOSED:
+            return True
+        # A probe is due: the caller may try. Exactly one caller in the fleet wins the lease and probes;
+        # the others are short-circuited inside call() and take their fallback there.
+        now = self.clock()
+        if rec.state is CircuitState.OPEN:
+            return now >= rec.open_until
+        return now >= rec.lease_until
 
     def capability_map(self) -> dict[str, bool]:
         """Which services the orchestrator can use right now (design Q34), from one snapshot."""
