@@ -15,6 +15,8 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
+from mangaassist.faq.english import surface
+
 # concept: (English forms, Japanese forms), each a "|"-separated list.
 CONCEPTS: dict[str, tuple[str, str]] = {
     # ------------------------------------------------------------------ what kind of question
@@ -590,6 +592,491 @@ CONCEPTS: dict[str, tuple[str, str]] = {
 }
 
 
+# Everyday words and inflections customers use for the same concepts, added in the generalisation
+# pass (docs/faq.md): general vocabulary, each form checked not to be taken from an evaluation set.
+_EVERYDAY: dict[str, tuple[str, str]] = {
+    "ask_when": (
+        "how many weeks|what day|by when|eta",
+        "いつ頃|何日くらい|何日ぐらい|どのぐらい|何週間",
+    ),
+    "delivery": (
+        "coming|arrive|get here|shows up|turn up|turns up|en route",
+        "届け|到着予定|配送され|届きま",
+    ),
+    "express": (
+        "overnight|speedy|in a hurry|hurry|soon as possible|express shipping|express delivery",
+        "特急|最短|急いで",
+    ),
+    "shipping_fee": (
+        "shipping rate*|shipping price*|delivery price*|delivery rate*|postage cost*|postal fee*|carriage",
+        "配送料金|運賃|送り賃",
+    ),
+    "free": (
+        "free of charge|no cost|without charge|complimentary|costs nothing",
+        "無償",
+    ),
+    "threshold": (
+        "spend|minimum order|minimum purchase|how much more|enough",
+        "最低金額|以上購入",
+    ),
+    "remote_area": (
+        "countryside|village|mountain*|remote area*|isolated|far from",
+        "諸島|山間部|田舎",
+    ),
+    "address": (
+        "apt|house|home address|postal code|zip code|zipcode|room number|building|destination",
+        "マンション|部屋番号|郵便番号|番地|アパート|宛先",
+    ),
+    "date_time_slot": (
+        "time window|timeslot*|delivery window|pick the day|select a date|select the date|specific time|"
+        "certain time|after work|o'clock|holiday*",
+        "時間を指定|日にちを指定|日を指定|祝日|夕方",
+    ),
+    "konbini": (
+        "conbini|combini|7-11|711|seven 11|daily yamazaki|circle k",
+        "セブンイレブン|デイリーヤマザキ|ポプラ|サークルk",
+    ),
+    "pickup": (
+        "parcel locker*|post office counter|hold at|collect it|drop-off point*|pick-up",
+        "受け取り場所|営業所|局留め|郵便局留め",
+    ),
+    "absent": (
+        "wasn't in|was away|nobody home|no one home|no one was home|failed delivery|attempted delivery|"
+        "delivery attempt*|redeliver*",
+        "不在票|持ち戻り|再配",
+    ),
+    "carrier_company": (
+        "delivery service|shipping service|postal service|delivery partner*|what company|logistics",
+        "宅配便|配達業者|ゆうパック|ゆうパケット",
+    ),
+    "split": (
+        "separately|in parts|two boxes|two packages|in pieces|not all|rest of|remaining|others",
+        "先に届|一部だけ|バラで",
+    ),
+    "combine": (
+        "consolidat*|single shipment|single package|ship together|send together",
+        "まとめて送|合わせて|一つにまとめ|1つにまとめ",
+    ),
+    "mailbox": (
+        "mail box|mailslot|doorstep|leave it|drop it off|hand it to me|hand delivered",
+        "置き配|玄関|ドアの前",
+    ),
+    "packaging": (
+        "cushion*|safely|securely|carefully|wrapped",
+        "梱包材|袋に入",
+    ),
+    "parcel": (
+        "shipment*|delivery box",
+        "宅配便",
+    ),
+    "delay": (
+        "overdue|behind schedule|running late|slow*|held up|taking forever|long time|not here yet|still waiting",
+        "届かない|まだ来ない|なかなか来|延着|遅く",
+    ),
+    "discreet": (
+        "embarrass*|anonymous|unmarked|neutral packaging|nobody knows|title on|cover on",
+        "中が見え|タイトルが見え",
+    ),
+    "after_shipping": (
+        "in transit|out for delivery|on the way|already dispatched|already left",
+        "出荷され",
+    ),
+    "tracking": (
+        "order status|progress|whereabouts",
+        "配送状況|荷物状況|発送状況",
+    ),
+    "tracking_number": (
+        "tracking id|shipment number|waybill|slip number|reference number",
+        "追跡ナンバー|問合せ番号",
+    ),
+    "delivered_missing": (
+        "nothing arrived|can't find it|cannot find it|stolen|missing package|never came|never got it",
+        "荷物がない|見つからない",
+    ),
+    "confirmation": (
+        "order number|did it work|successful*|was it placed|been placed|went thru",
+        "注文番号|完了メール",
+    ),
+    "history": (
+        "purchase history|order list|last month|what i bought|what i ordered|bought in the past",
+        "購入履歴|注文履歴|去年|先月",
+    ),
+    "payment": (
+        "pay for|transaction*|method of payment|forms of payment|payment option*",
+        "お支払い|支払う|払える|払い方",
+    ),
+    "credit_card": (
+        "card|cards|card brand*|discover|unionpay|prepaid card*",
+        "カード|カード払い|カード決済",
+    ),
+    "cash_on_delivery": (
+        "collect on delivery|pay at the door|pay cash|pay in cash",
+        "代金引き換え|着払",
+    ),
+    "bank": (
+        "furikomi|bank transfer|transfer money|direct debit",
+        "銀行振込|ネット銀行",
+    ),
+    "carrier_billing": (
+        "phone provider|carrier payment|add to my phone|phone company",
+        "まとめて支払い|ケータイ払い|auかんたん決済|キャリア払い",
+    ),
+    "gift_card": (
+        "store credit|redeem*|claim code*",
+        "ギフト残高",
+    ),
+    "change": (
+        "alter*|amend*|adjust*",
+        "切り替え",
+    ),
+    "declined": (
+        "reject*|won't accept|not accepted|bounced|invalid card|card error",
+        "決済エラー|使えない|弾かれる|通らなかった",
+    ),
+    "charged": (
+        "deducted|took money|take my money|withdraw*",
+        "引かれ|お金を取られ",
+    ),
+    "twice": (
+        "two times|double charged",
+        "ダブって|同じ金額",
+    ),
+    "installments": (
+        "payment plan*|split payment*|pay later|buy now pay later|bnpl|financing",
+        "リボ払い|ボーナス一括|後払い",
+    ),
+    "e_money": (
+        "linepay|nanaco|waon|edy|quicpay|icoca|d payment",
+        "ペイペイ|ラインペイ|nanaco|waon|楽天edy|quicpay|icoca|d払い",
+    ),
+    "digital": (
+        "emanga|online version|digital copies|e book|kindle version|digital format",
+        "電書|kindle版|電子コミック",
+    ),
+    "print": (
+        "paper copies|physical book*|real book*|book form",
+        "紙媒体|紙で|紙の",
+    ),
+    "release": (
+        "out yet|available from|coming soon|publish date|release day|release date*",
+        "発売予定|出る日|発売され",
+    ),
+    "preorder": (
+        "pre-buy|advance order*|order in advance|order ahead",
+        "予約注文|予約購入|取り置き",
+    ),
+    "app": (
+        "reader|manga app|software",
+        "リーダー|ビューアー",
+    ),
+    "device": (
+        "ios|ipados|chromebook|fire tablet|mobile|cell phone|cellphone",
+        "アイフォン|アイパッド|アンドロイド|ウィンドウズ|マック|携帯",
+    ),
+    "offline": (
+        "airplane mode|no wifi|mobile data|no reception|without data",
+        "電波|通信|オフライン|ネットなし",
+    ),
+    "storage": (
+        "free space|storage full|clean up|too much space|full storage|disk",
+        "容量不足|空き容量|データ削除",
+    ),
+    "crash": (
+        "blank screen|white screen|error message|shuts down|closes|lag*|won't start",
+        "落ちて|強制終了|真っ黒|真っ白|読み込まない|エラーが出",
+    ),
+    "sync": (
+        "resume|pick up where|continue where|other devices|across devices|between devices|reading progress",
+        "前回の位置|続きを読",
+    ),
+    "view_settings": (
+        "swipe|scroll*|night mode|dark mode|text size|single page|orientation|rotate",
+        "右開き|左開き|縦スクロール|文字サイズ|ダークモード",
+    ),
+    "ereader": (
+        "nook|e ink|boox|pocketbook",
+        "コボ",
+    ),
+    "sample": (
+        "free chapter*|free pages|excerpt|try reading|read a bit|first volume free",
+        "立読み|試読|無料公開|冒頭",
+    ),
+    "share": (
+        "family sharing|family library|give away|pass on|another account|other account",
+        "家族で|貸す",
+    ),
+    "formats": (
+        "edition type*|larger edition|big edition|pocket edition|size",
+        "新書|大きいサイズ|サイズ",
+    ),
+    "complete_set": (
+        "collection|the whole set|all the books|every book|complete series|full series",
+        "一気に|全部買|全巻まとめ",
+    ),
+    "next_volume": (
+        "next installment|next part|following book|upcoming volume|newest volume",
+        "続巻",
+    ),
+    "out_of_print": (
+        "no longer printed|can't find anywhere|not available anywhere|old book*|backlist",
+        "生産終了|古い巻",
+    ),
+    "reading_order": (
+        "where to start|first book|chronological|which comes first|which one first",
+        "時系列|読む順番|何から読",
+    ),
+    "subscription": (
+        "every release|each release|auto-buy|auto buy|auto-order|auto order",
+        "自動購入|自動で|出るたび|毎回",
+    ),
+    "translation": (
+        "english-language|english copy|english copies|localized|localised",
+        "翻訳版",
+    ),
+    "used": (
+        "pre owned|brand new|new condition",
+        "新品同様|未使用",
+    ),
+    "magazine": (
+        "anthology|shonen|seinen|shojo|shoujo",
+        "週刊誌|月刊誌|漫画誌",
+    ),
+    "limited": (
+        "special version|premium edition|exclusive edition|first edition bonus",
+        "限定盤|初回限定|特別版",
+    ),
+    "bonus": (
+        "store exclusive|exclusive|pre-order bonus|preorder bonus|giveaway|sticker*|clear file*",
+        "特典付き|店舗特典|クリアファイル|缶バッジ|ステッカー",
+    ),
+    "quantity": (
+        "maximum|one per|two copies|extra copy|copies",
+        "何冊まで|何個まで",
+    ),
+    "sold_out": (
+        "gone|no longer in stock|none available|sold-out",
+        "在庫なし|在庫がない|なくなっ",
+    ),
+    "cancel": (
+        "stop my order|stop the order|withdraw my order|undo my order|revoke|don't need it",
+        "取りやめ|中止",
+    ),
+    "refund": (
+        "refunded|credit back|money returned|repay*|chargeback",
+        "返金して|お金を返",
+    ),
+    "return": (
+        "returning|ship back|mail back|post back|returns",
+        "返品したい|返却",
+    ),
+    "exchange": (
+        "switch it|change it for",
+        "取りかえ|取り換え",
+    ),
+    "damaged": (
+        "ripped|rip|rips|water damage*|smashed|folded|warped|mangled|destroyed|beat up|beaten up|"
+        "bad condition|poor condition",
+        "ぐちゃぐちゃ|破け|水濡れ|湿って",
+    ),
+    "minor_wear": (
+        "blemish*|light wear|shelf-worn|imperfection*|tiny mark*",
+        "かすれ",
+    ),
+    "misprint": (
+        "printing defect*|defective print*|pages out of order|page order|duplicated pages|extra pages|faded|"
+        "smudged|binding|loose pages",
+        "印刷不良|ページが飛|製本",
+    ),
+    "wrong_item": (
+        "wrong manga|wrong edition|not the one i ordered|different item|different title|someone else's order",
+        "別の本|違うタイトル|注文していない",
+    ),
+    "missing_item": (
+        "didn't come with|not in the package|one short|missing book*",
+        "欠品|足らない",
+    ),
+    "mistake": (
+        "misclick*|wrong button|unintentional*|mistakenly",
+        "押し間違",
+    ),
+    "opened_read": (
+        "shrink*|unsealed|seal broken|broke the seal|started reading|finished reading",
+        "シュリンク|ビニール|封を開け",
+    ),
+    "account": (
+        "my profile|user|username|customer account|login details",
+        "ユーザー|登録情報",
+    ),
+    "create": (
+        "set up an account|start an account|guest checkout|without an account|without registering",
+        "会員になる|登録しないと|ゲスト",
+    ),
+    "login": (
+        "log into|logon|can't get in|access my account|locked out|sign-in",
+        "ログインでき",
+    ),
+    "password": (
+        "pass word|pin|login password",
+        "パスワ",
+    ),
+    "email": (
+        "e mail|mail address",
+        "eメール",
+    ),
+    "forgot": (
+        "lost my password|recover*|recovery|new password",
+        "思い出せ",
+    ),
+    "close_account": (
+        "terminate*|unregister|leave the site|quit the site",
+        "アカウント削除|会員をやめ",
+    ),
+    "two_step": (
+        "sms code|one-time code|one time code|code by text|verification|mfa|extra security",
+        "ワンタイム|sms|確認コード|認証コード",
+    ),
+    "suspicious": (
+        "hacked|compromised|stolen account|strange|spoof*|impersonat*|didn't order|did not order|never ordered",
+        "不正利用|ハッキング|覚えのない|勝手に注文",
+    ),
+    "newsletter": (
+        "marketing|advert*|ads|opt out|opt-out",
+        "メール配信|広告メール",
+    ),
+    "address_book": (
+        "saved addresses|manage addresses|address list|default shipping",
+        "住所録|登録住所",
+    ),
+    "points": (
+        "point balance|loyalty points",
+        "",
+    ),
+    "earn": (
+        "earning|cashback|cash back|back as points",
+        "還元率|ポイント付与",
+    ),
+    "expiry": (
+        "expire|lapse|until when|forever",
+        "消滅",
+    ),
+    "not_added": (
+        "not given|not awarded|points missing|didn't get points|never got points",
+        "反映されて|付与されな",
+    ),
+    "coupon": (
+        "voucher code|promotional code|deal*",
+        "割引券|クーポン券",
+    ),
+    "multiple": (
+        "in combination|combined|along with",
+        "組み合わせ",
+    ),
+    "price_drop": (
+        "price change*|markdown|marked down|price cut|price reduction|cheaper now",
+        "価格が下が",
+    ),
+    "tax": (
+        "tax-inclusive|tax exclusive|before tax|after tax|plus tax",
+        "外税|内税",
+    ),
+    "gift": (
+        "gifting|xmas",
+        "贈答|お土産",
+    ),
+    "wrap": (
+        "wrapping paper|gift bag|gift box|decorat*",
+        "熨斗|ギフト包装",
+    ),
+    "message": (
+        "card message|greeting card|personal note|write something|letter|message card*",
+        "メッセージカード",
+    ),
+    "hide_price": (
+        "price tag|without prices|price hidden|amount paid",
+        "値段を見せ|金額を伏せ|金額なし",
+    ),
+    "other_person": (
+        "wife|husband|cousin|colleague|coworker|partner|uncle|aunt|grandson|granddaughter",
+        "妻|同僚|叔父|叔母|孫",
+    ),
+    "international": (
+        "ship abroad|worldwide|global*|south korea|new zealand|malaysia|netherlands|sweden|poland",
+        "国際配送|海外配送|日本以外|外国から",
+    ),
+    "customs": (
+        "import duty|tariff*|border|duty fee*|customs charge*",
+        "関税",
+    ),
+    "language": (
+        "english version of the site|english support",
+        "英語表示|英語対応",
+    ),
+    "receipt": (
+        "proof of payment|expense report|tax purpose*|for my records",
+        "領収|但し書き",
+    ),
+    "company": (
+        "corporation|organization|organisation|addressee|addressed to",
+        "会社名|社名",
+    ),
+    "age_restricted": (
+        "hentai|ecchi|18 and over|age restriction*|adults only|adult content",
+        "成人指定|18歳未満",
+    ),
+    "children": (
+        "teen*|young reader*|years old|age range|age group|all ages",
+        "中学生|高校生|何歳",
+    ),
+    "search_hidden": (
+        "not found|no results|missing from search|invisible|safe search|safesearch",
+        "出てこない|ヒットしない",
+    ),
+    "stock": (
+        "available now|in-stock",
+        "在庫あり",
+    ),
+    "notify": (
+        "tell me when|heads up|ping me|subscribe to alerts",
+        "通知して|連絡して",
+    ),
+    "stock_label": (
+        "ships within|usually dispatched|back-order*",
+        "取り寄せ",
+    ),
+    "human": (
+        "actual person|helpdesk|help desk|hotline|call center|call centre|reach you|talk with",
+        "有人チャット|窓口|コールセンター",
+    ),
+    "bulk_business": (
+        "bulk order*|large order*|classroom|business customer*|corporate customer*|reseller|quantity discount*",
+        "大口注文|法人",
+    ),
+    "review": (
+        "write a review|star|rate it|ratings",
+        "星5|レビュー投稿",
+    ),
+    "wishlist": (
+        "save it|shopping list|watchlist|watch list|want list",
+        "あとで買う|後で買う|気になる",
+    ),
+}
+
+
+def _merged(base: dict[str, tuple[str, str]], more: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """Each concept's forms with the extra ones appended (duplicates dropped, order kept)."""
+    merged = {}
+    for name, (english, japanese) in base.items():
+        extra_en, extra_ja = more.get(name, ("", ""))
+        merged[name] = tuple(
+            "|".join(dict.fromkeys(filter(None, f"{old}|{new}".split("|"))))
+            for old, new in ((english, extra_en), (japanese, extra_ja))
+        )
+    return merged
+
+
+CONCEPTS = _merged(CONCEPTS, _EVERYDAY)
+
+
 CONCEPT_PREFIX = "~"  # concept tokens never collide with words or n-grams, which hold no "~"
 
 # Concepts that say what kind of question it is, not what it is about: "how do I change a car tire"
@@ -599,19 +1086,11 @@ _GENERIC_NAMES = (
 )
 GENERIC_CONCEPTS = frozenset(CONCEPT_PREFIX + name for name in _GENERIC_NAMES.split())
 
-_EN_TOKEN = re.compile(r"[a-z0-9]+")
-_NEGATION = re.compile(r"n['’]t\b")
-# Negations written without their apostrophe, as customers type them on phones.
-_BARE_NEGATION_TEXT = "isnt arent wasnt werent dont doesnt didnt cant wont havent hasnt hadnt couldnt wouldnt shouldnt"
-_BARE_NEGATIONS = {
-    word: ({"cant": "can", "wont": "will"}.get(word, word[:-2]), "not") for word in _BARE_NEGATION_TEXT.split()
-}
-
 
 def en_tokens(normalized: str) -> list[str]:
-    """Words as the English side of the lexicon sees them: negations spelled out, apostrophes dropped."""
-    words = _EN_TOKEN.findall(_NEGATION.sub(" not", normalized).replace("'", "").replace("’", ""))
-    return [part for word in words for part in _BARE_NEGATIONS.get(word, (word,))]
+    """Words as the English side of the lexicon sees them: surface forms (english.surface), because
+    the lexicon lists the inflections it means; a lemma would join "packaging" with "package"."""
+    return surface(normalized)
 
 
 class ConceptTagger:
@@ -637,6 +1116,7 @@ class ConceptTagger:
         # Phrases (two words or more) by their first word; single words resolved once per distinct
         # word and remembered, since the same few hundred words make up nearly every question.
         self._phrases = {w: [p for p in pats if p[0]] for w, pats in exact.items() if any(p[0] for p in pats)}
+        self._first_words = frozenset(w for pats in exact.values() for p in pats for w in p[0]) | set(exact)
         self._single = {w: [p[2] for p in pats if not p[0]] for w, pats in exact.items()}
         self._prefix_lengths = sorted({len(p) for p in self._prefix})
         self._word_tokens: dict[str, tuple[str, ...]] = {}
@@ -655,6 +1135,11 @@ class ConceptTagger:
                 found.extend(self._prefix.get(word[:length], ()))
             tokens = self._word_tokens[word] = tuple(found)
         return tokens
+
+    def knows(self, word: str) -> bool:
+        """Whether a word (NFKC, lower case) is part of some English form of the lexicon."""
+        found = surface(word)
+        return len(found) == 1 and (bool(self._tokens_of_word(found[0])) or found[0] in self._first_words)
 
     def english(self, normalized: str) -> list[str]:
         words = en_tokens(normalized)

@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from mangaassist.faq.english import Spelling, lemma, surface
 from mangaassist.faq.lexicon import CONCEPT_PREFIX, CONCEPTS, GENERIC_CONCEPTS, ConceptTagger
 from mangaassist.faq.model import LANGUAGES, FaqDocument, FaqEntry
 from mangaassist.language import Language, detect_language
@@ -35,10 +36,6 @@ def canonical(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------- English words
-
-_WORD = re.compile(r"[a-z0-9]+")
-_NEGATION = re.compile(r"n't\b")
-_CLITIC = re.compile(r"'(?:s|re|ve|ll|d|m)\b")
 
 _STOPWORD_TEXT = """a about above after again all am an and any are as at be been before being below between both but by
     can could did do does doing down during each few for from further had has have having he her here hers
@@ -53,83 +50,12 @@ _STOPWORD_TEXT = """a about above after again all am an and any are as at be bee
     someone anyone"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
-# Spellings of one word joined before stemming (orthography only; synonyms live in the lexicon).
-EN_SPELLINGS: dict[str, str] = {
-    "ebook": "digital",
-    "ebooks": "digital",
-    "vol": "volume",
-    "vols": "volume",
-    "preorder": "pre-order",
-    "preorders": "pre-order",
-    "preordered": "pre-order",
-}
-
-
-@functools.lru_cache(maxsize=8192)
-def _stem(word: str) -> str:
-    """A deliberately light suffix stripper: plural, -ing, -ed, -ly, final e; enough to join forms."""
-    if len(word) <= 3 or not word.isalpha():
-        return word
-    for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ings", ""), ("ing", ""), ("edly", ""), ("ed", ""), ("ly", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + keep
-            break
-    else:
-        if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-            word = word[:-1]
-    if len(word) > 4 and word[-1] == word[-2] and word[-1] not in "aeiouls":
-        word = word[:-1]  # shipp(ing) -> ship; cancell(ed) keeps its ll, as "cancellation" does
-    if len(word) > 3 and word.endswith("e"):
-        word = word[:-1]
-    return word
+# Words joined in the word channel only: the concept channel already knows an e-book is digital.
+EN_SPELLINGS: dict[str, str] = {"ebook": "digital", "ebooks": "digital"}
 
 
 def _english_terms(text: str) -> list[str]:
-    text = _CLITIC.sub("", _NEGATION.sub(" not", text.replace("’", "'")))
-    text = text.replace("e-book", "ebook").replace("e-mail", "email").replace("pre-order", "preorder")
-    found = []
-    for word in _WORD.findall(text):
-        word = EN_SPELLINGS.get(word, word)
-        if word not in STOPWORDS:
-            found.extend(_stem(part) for part in word.split("-"))
-    return found
-
-
-def _deletions(word: str) -> set[str]:
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
-
-
-class Spelling:
-    """Corrects a misspelt English word to a word the FAQ itself uses, one edit away ("adress",
-    "pasword", "recieve"), by symmetric deletes: cheap to build, one dictionary probe per deletion.
-    Short words are left alone: one edit turns "cats" into "cash" and "flight" into "light"."""
-
-    def __init__(self, texts: Iterable[str], min_length: int = 5, min_length_substitution: int = 6):
-        self.min_length = min_length
-        self.min_length_substitution = min_length_substitution
-        counts: Counter[str] = Counter()
-        for text in texts:
-            counts.update(w for w in _WORD.findall(canonical(text)) if len(w) >= min_length and w.isalpha())
-        self.known = counts
-        self._by_deletion: dict[str, str] = {}
-        for word, _ in counts.most_common():  # the more frequent word wins a shared deletion
-            for deleted in _deletions(word):
-                self._by_deletion.setdefault(deleted, word)
-
-    def correct(self, word: str) -> str:
-        if len(word) < self.min_length or word in self.known or not word.isalpha() or word in STOPWORDS:
-            return word
-        if word in self._by_deletion:  # a letter missing: "adress" -> "address"
-            return self._by_deletion[word]
-        for deleted in _deletions(word):
-            if deleted in self.known:  # a letter too many: "shippping" -> "shipping"
-                return deleted
-            if len(word) >= self.min_length_substitution and deleted in self._by_deletion:
-                return self._by_deletion[deleted]  # a letter wrong or two swapped: "recieve" -> "receive"
-        return word
-
-    def fix(self, text: str) -> str:
-        return _WORD.sub(lambda m: self.correct(m.group()), text)
+    return [lemma(EN_SPELLINGS.get(w, w)) for w in surface(text) if w not in STOPWORDS]
 
 
 # ----------------------------------------------------------------------------- Japanese n-grams
@@ -199,7 +125,7 @@ class MatcherSettings:
     coverage_share: float = 0.5
     answer_credit: float = 0.5
     # The concepts' share of the final score, per language (Japanese words are the noisier channel).
-    concept_share: dict[str, float] = field(default_factory=lambda: {"en": 0.6, "ja": 0.5})
+    concept_share: dict[str, float] = field(default_factory=lambda: {"en": 0.7, "ja": 0.5})
     # Concepts are language-neutral: an entry's concept profile pools both languages' variants and answers.
     pool_concepts: bool = True
     # Japanese n-grams made only of hiragana (particles, endings) count this much.
@@ -214,10 +140,13 @@ class MatcherSettings:
     # The decision score is the final score times (1 - unknown share) ** unknown_penalty, the unknown
     # share being the part of the question's content that no entry mentions (elections, curry recipes).
     unknown_penalty: float = 1.0
+    # ... and times (1 - unexplained_penalty x the share of its content the FAQ knows but the entry
+    # does not mention): one store word in a question about something else is not a match.
+    unexplained_penalty: dict[str, float] = field(default_factory=lambda: {"en": 0.3, "ja": 0.0})
     # `best` also needs this many store topics (non-generic concepts) in common with the entry.
     min_evidence: int = 1
     # Below these decision scores `best` says "no match" (calibrated: docs/faq.md).
-    threshold: dict[str, float] = field(default_factory=lambda: {"en": 0.638, "ja": 0.516})
+    threshold: dict[str, float] = field(default_factory=lambda: {"en": 0.529, "ja": 0.511})
 
 
 # ----------------------------------------------------------------------------- the index
@@ -397,8 +326,12 @@ class _LanguageIndex:
         self.share = settings.concept_share.get(lang, 0.5)
         self.spelling = None
         if lang == "en" and settings.spelling:
+            tagger = concept_tagger()
             self.spelling = Spelling(
-                [q for e in entries for q in e.questions[lang]] + [e.answer[lang] for e in entries]
+                [canonical(q) for e in entries for q in e.questions[lang]]
+                + [canonical(e.answer[lang]) for e in entries]
+                + [canonical(english) for english, _ in CONCEPTS.values()],
+                known=tagger.knows,
             )
         own = [
             ([_split(v) for v in variants], _split(answer))
@@ -442,6 +375,15 @@ class _LanguageIndex:
         if not content:
             return 0.0
         return sum(t not in self.words.idf for t in content) / len(content)
+
+    def unexplained_share(self, counts: Counter[str], entry_no: int) -> float:
+        """Share of the question's content terms that the FAQ uses elsewhere but this entry never does
+        ("apply for a Japanese visa" shares only "visa" with the credit card entry)."""
+        content = [t for t in counts if not t.startswith(CONCEPT_PREFIX) and not _HIRAGANA_ONLY.match(t)]
+        if not content:
+            return 0.0
+        credit = self.words.credit
+        return sum(t in self.words.idf and entry_no not in credit.get(t, ()) for t in content) / len(content)
 
     def evidence(self, counts: Counter[str], entry_no: int) -> int:
         """Store topics (non-generic concepts) of the question that the entry is about too."""
@@ -502,15 +444,21 @@ class FaqIndex:
         scores = index.scores(counts)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[: max(top_k, 0)]
         threshold = self.threshold[lang]
-        return [
-            FaqMatch(
-                entry=self._entries[no],
-                score=round(score * familiar, 4),
-                confidence=_confidence(score * familiar, threshold),
-                evidence=index.evidence(counts, no),
+        penalty = self.settings.unexplained_penalty.get(lang, 0.0)
+        matches = []
+        for no, score in ranked:
+            decision = score * familiar
+            if penalty:
+                decision *= 1.0 - penalty * index.unexplained_share(counts, no)
+            matches.append(
+                FaqMatch(
+                    entry=self._entries[no],
+                    score=round(decision, 4),
+                    confidence=_confidence(decision, threshold),
+                    evidence=index.evidence(counts, no),
+                )
             )
-            for no, score in ranked
-        ]
+        return matches
 
     def confident(self, match: FaqMatch, lang: Language) -> bool:
         return match.score >= self.threshold[lang] and match.evidence >= self.settings.min_evidence
