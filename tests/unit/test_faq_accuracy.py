@@ -2,7 +2,9 @@
 
 - faq_paraphrases.json: paraphrases written before the matcher, never copied from the index;
   top-1 must be >= 90% overall and per language.
-- faq_paraphrases_holdout.json: written after the matcher's settings were fixed, never tuned on.
+- faq_paraphrases_holdout.json: written after the matcher's first settings were fixed, never tuned on.
+- faq_paraphrases_holdout2.json: one question per entry and language, written before the
+  generalisation pass and measured once after it, never tuned on.
 - faq_unrelated.json: questions the FAQ must not answer; `best` must say no to >= 95% per language.
 Each test prints its figures (`pytest -s tests/unit/test_faq_accuracy.py`).
 """
@@ -27,6 +29,7 @@ def load(name: str) -> list[dict]:
 
 PARAPHRASES = load("faq_paraphrases.json")
 HOLDOUT = load("faq_paraphrases_holdout.json")
+HOLDOUT2 = load("faq_paraphrases_holdout2.json")
 UNRELATED = load("faq_unrelated.json")
 OFFTOPIC_DEV = load("faq_offtopic_dev.json")
 
@@ -69,19 +72,26 @@ def test_paraphrase_set_is_large_bilingual_and_labelled():
     assert len(PARAPHRASES) >= 160
     assert sum(p["lang"] == "en" for p in PARAPHRASES) >= 80
     assert sum(p["lang"] == "ja" for p in PARAPHRASES) >= 80
-    for item in PARAPHRASES + HOLDOUT:
+    for item in PARAPHRASES + HOLDOUT + HOLDOUT2:
         assert item["expected_id"] in ids, item
+
+
+def test_second_holdout_asks_about_every_entry_in_both_languages():
+    ids = {e.id for e in bundled_document().entries}
+    for lang in ("en", "ja"):
+        assert {i["expected_id"] for i in HOLDOUT2 if i["lang"] == lang} == ids, lang
 
 
 def test_no_test_question_is_one_of_the_index_variants():
     variants = {squashed(q) for e in bundled_document().entries for lang in ("en", "ja") for q in e.questions[lang]}
-    for item in PARAPHRASES + HOLDOUT + UNRELATED + OFFTOPIC_DEV:
+    for item in PARAPHRASES + HOLDOUT + HOLDOUT2 + UNRELATED + OFFTOPIC_DEV:
         assert squashed(item["text"]) not in variants, item["text"]
 
 
 def test_evaluation_and_development_sets_do_not_overlap():
-    evaluation = {squashed(i["text"]) for i in PARAPHRASES + HOLDOUT + UNRELATED}
-    assert not evaluation & {squashed(i["text"]) for i in OFFTOPIC_DEV}
+    evaluation = [squashed(i["text"]) for i in PARAPHRASES + HOLDOUT + HOLDOUT2 + UNRELATED]
+    assert len(set(evaluation)) == len(evaluation)  # no question counted twice
+    assert not set(evaluation) & {squashed(i["text"]) for i in OFFTOPIC_DEV}
     assert len(UNRELATED) >= 40
     assert {i["lang"] for i in UNRELATED} == {"en", "ja"}
 
@@ -105,6 +115,9 @@ def test_top1_accuracy_on_paraphrases_is_at_least_90_percent(index):
     assert total_hits / total >= 0.90
 
 
+HOLDOUT_FLOOR = {"en": 0.88, "ja": 0.95}
+
+
 def test_holdout_accuracy(index):
     for lang in ("en", "ja"):
         hits, count, misses = top1(index, HOLDOUT, lang)
@@ -114,8 +127,24 @@ def test_holdout_accuracy(index):
             f"best(): right {right:.1%}, wrong {wrong:.1%}, no answer {1 - right - wrong:.1%}"
         )
         print("  misses:\n  " + "\n  ".join(misses))
-        # Lower than on the set tuned against (docs/faq.md); the floor guards against regressions.
-        assert hits / count >= 0.80, lang
+        # The figures measured after the generalisation pass, rounded down (docs/faq.md).
+        assert hits / count >= HOLDOUT_FLOOR[lang], lang
+
+
+# Measured once, after the generalisation pass (docs/faq.md); the floors are those figures rounded down.
+HOLDOUT2_FLOOR = {"en": 0.83, "ja": 0.89}
+
+
+def test_second_holdout_accuracy(index):
+    for lang in ("en", "ja"):
+        hits, count, misses = top1(index, HOLDOUT2, lang)
+        right, wrong = answered(index, HOLDOUT2, lang)
+        print(
+            f"\nholdout2 {lang}: top-1 {hits}/{count} = {hits / count:.1%}; "
+            f"best(): right {right:.1%}, wrong {wrong:.1%}, no answer {1 - right - wrong:.1%}"
+        )
+        print("  misses:\n  " + "\n  ".join(misses))
+        assert hits / count >= HOLDOUT2_FLOOR[lang], lang
 
 
 def test_unrelated_questions_get_no_answer(index):

@@ -9,8 +9,9 @@ Every entry is scored in two channels and the two are blended:
 Within a channel an entry's score mixes cosine similarity (closest variant, all variants, answer)
 with coverage (how much of the question the entry explains). A confident answer (`best`) also
 needs a score above the calibrated threshold and at least one store topic in common; questions
-about things the FAQ never mentions are marked down. Everything runs in-process, so the FAQ still
-answers when the LLM and its embeddings are the thing that is down.
+about things the FAQ never mentions, or mostly about another entry's topics, are marked down.
+Everything runs in-process, so the FAQ still answers when the LLM and its embeddings are the thing
+that is down.
 """
 
 from __future__ import annotations
