@@ -295,19 +295,35 @@ def _format_number(value: float) -> str:
     return f"{value:.6g}"
 
 
+def chat_route_5xx(api_name: Any, stage: Any, prefix: str) -> dict[str, dict[str, Any]]:
+    """Metric-math id -> API Gateway 5XXError dimensions, one per chat method the SLI counts (slo.CHAT_ROUTES)."""
+    return {
+        f"{prefix}_{resource.strip('/').replace('/', '_')}": {
+            "ApiName": api_name,
+            "Method": method,
+            "Resource": resource,
+            "Stage": stage,
+        }
+        for method, resource in slo.CHAT_ROUTES
+    }
+
+
 def slo_window(spec: AlarmSpec, window_s: int, burn_rate: float) -> dict[str, Any]:
-    method, resource = slo.CHAT_ROUTE
     chat_dims = {"service": slo.CHAT_SERVICE}
-    api_dims = {"ApiName": API_NAME, "Method": method, "Resource": resource, "Stage": STAGE}
-    total = "(FILL(requests, 0) + FILL(unanswered, 0))"
-    bad = "(FILL(failures, 0) + FILL(unanswered, 0))"
+    unanswered = chat_route_5xx(API_NAME, STAGE, "unanswered")
+    lost = " + ".join(f"FILL({metric_id}, 0)" for metric_id in unanswered)
+    total = f"(FILL(requests, 0) + {lost})"
+    bad = f"(FILL(failures, 0) + {lost})"
     budget = _format_number(slo.ERROR_BUDGET)
     return _alarm(
         spec,
         Metrics=[
             _stat("requests", METRIC_NAMESPACE, slo.CHAT_REQUESTS_METRIC, chat_dims, "Sum", window_s),
             _stat("failures", METRIC_NAMESPACE, slo.CHAT_FAILURES_METRIC, chat_dims, "Sum", window_s),
-            _stat("unanswered", "AWS/ApiGateway", "5XXError", api_dims, "Sum", window_s),
+            *(
+                _stat(metric_id, "AWS/ApiGateway", "5XXError", dims, "Sum", window_s)
+                for metric_id, dims in unanswered.items()
+            ),
             _expression(
                 "burn_rate",
                 f"IF({total} >= {slo.MIN_REQUESTS_PER_WINDOW}, {bad} / {total} / {budget}, 0)",

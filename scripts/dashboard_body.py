@@ -22,7 +22,7 @@ from mangaassist.registry import (
     SHORT_CIRCUITED_METRIC,
     ServiceSpec,
 )
-from scripts.alarm_resources import FUNCTIONS, STATE_TABLE_OPERATIONS, logical_id
+from scripts.alarm_resources import FUNCTIONS, STATE_TABLE_OPERATIONS, chat_route_5xx, logical_id
 
 REGION = "${AWS::Region}"
 API_NAME = "${AWS::StackName}-api"
@@ -187,16 +187,16 @@ def capability_map(x: int, y: int, width: int, height: int) -> dict:
 
 
 def _slo_inputs(suffix: str, period: int | None) -> tuple[list[Any], str, str]:
-    method, resource = slo.CHAT_ROUTE
     chat = {"service": slo.CHAT_SERVICE}
-    api = {"ApiName": API_NAME, "Method": method, "Resource": resource, "Stage": STAGE}
-    r, f, x = f"r{suffix}", f"f{suffix}", f"x{suffix}"
+    r, f = f"r{suffix}", f"f{suffix}"
+    unanswered = {f"{x}{suffix}": api for x, api in chat_route_5xx(API_NAME, STAGE, "x").items()}
     metrics = [
         _hidden(r, METRIC_NAMESPACE, slo.CHAT_REQUESTS_METRIC, chat, "Sum", period),
         _hidden(f, METRIC_NAMESPACE, slo.CHAT_FAILURES_METRIC, chat, "Sum", period),
-        _hidden(x, "AWS/ApiGateway", "5XXError", api, "Sum", period),
+        *(_hidden(x, "AWS/ApiGateway", "5XXError", api, "Sum", period) for x, api in unanswered.items()),
     ]
-    return metrics, f"(FILL({f}, 0) + FILL({x}, 0))", f"(FILL({r}, 0) + FILL({x}, 0))"
+    lost = " + ".join(f"FILL({x}, 0)" for x in unanswered)
+    return metrics, f"(FILL({f}, 0) + {lost})", f"(FILL({r}, 0) + {lost})"
 
 
 def _budget() -> str:

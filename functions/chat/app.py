@@ -1,4 +1,4 @@
-"""Chat Lambda: POST /chat, POST /feedback, GET /health, GET /status behind API Gateway (REST)."""
+"""Chat Lambda: POST /chat, POST /chat/guest, POST /feedback, GET /health, GET /status behind API Gateway (REST)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ runtime = ChatRuntime()
 app = create_app(lambda: runtime)
 
 
-# Metrics are single EMF documents (breaker, chat telemetry), so nothing needs flushing at the end.
+# Metrics are single EMF documents (breaker, chat telemetry, the SLI), so nothing needs flushing at the end.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -13,9 +13,13 @@ import importlib.util
 import json
 from pathlib import Path
 
+import hypothesis
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mangaassist.chat.api_models import ChatResponse, HealthResponse, StatusResponse
+from mangaassist.chat.app_factory import CHAT_PATHS, GUEST_CHAT_PATH
 from tests.unit.chat_fakes import ORDER_IDS, FakeBanner, FakeRuntime, LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +57,20 @@ def invoke(handler, evt: dict) -> tuple[int, dict, dict]:
     headers = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
     headers.update({k.lower(): v for k, v in (response.get("headers") or {}).items()})
     return response["statusCode"], json.loads(response["body"]), headers
+
+
+@pytest.fixture(params=CHAT_PATHS)
+def chat_path(request) -> str:
+    """Both chat routes: signed-in customers' POST /chat and guests' POST /chat/guest keep the same contract."""
+    return request.param
+
+
+def on_path(evt: dict, path: str) -> dict:
+    """The same request sent to another route, as API Gateway would deliver it there."""
+    evt = copy.deepcopy(evt)
+    evt["path"] = evt["resource"] = evt["requestContext"]["resourcePath"] = path
+    evt["requestContext"]["path"] = f"/{evt['requestContext']['stage']}{path}"
+    return evt
 
 
 def chat_event(body: str | None, content_type: str | None = "application/json", **changes) -> dict:
@@ -119,12 +137,70 @@ def test_chat_events_answer_200_in_the_customers_language(handler, fake: FakeRun
 
 
 def test_a_customer_id_in_the_body_is_ignored(handler, fake: FakeRuntime) -> None:
-    status, body, _ = invoke(handler, event("chat_spoofed_customer_id"))
+    evt = event("chat_spoofed_customer_id")
+    assert evt["path"] == GUEST_CHAT_PATH
+    assert "customer_id" in json.loads(evt["body"])
+    assert evt["headers"]["Authorization"].startswith("Bearer ")
+    status, body, _ = invoke(handler, evt)
     assert status == 200
     assert fake.requests[0].customer_id is None
     assert "orders" not in body
     assert fake.downstream.attempts["order_service"] == 0
     assert not any(order_id in body["message"] for order_id in ORDER_IDS)
+
+
+FORGED_HEADERS = {  # a different customer than the signed-in event's, so a header that leaked through would show
+    "Authorization": "Bearer cust-9999",
+    "X-Customer-Id": "cust-9999",
+    "X-Amzn-Oidc-Identity": "cust-9999",
+    "X-Amzn-Oidc-Data": "eyJzdWIiOiJjdXN0LTk5OTkifQ",
+    "claims.sub": "cust-9999",
+    "sub": "cust-9999",
+}
+
+
+@pytest.mark.parametrize("keep_context_claims", [False, True], ids=["as_the_gateway_sends_it", "claims_in_context"])
+def test_the_guest_route_never_has_an_identity_whatever_the_request_claims(
+    handler, fake: FakeRuntime, keep_context_claims: bool
+) -> None:
+    signed_in = event("chat_order_tracking")  # a signed-in customer's order question, with Cognito claims
+    sub = signed_in["requestContext"]["authorizer"]["claims"]["sub"]
+    evt = on_path(signed_in, GUEST_CHAT_PATH)
+    if not keep_context_claims:
+        del evt["requestContext"]["authorizer"]  # an Auth: NONE route has no authorizer context at all
+    forged = {**FORGED_HEADERS, "X-Customer-Id": sub}
+    evt["headers"].update(forged)
+    evt["multiValueHeaders"].update({k: [v] for k, v in forged.items()})
+    message = json.loads(evt["body"])["message"]
+    evt["body"] = json.dumps(
+        {"message": message, "customer_id": sub, "sub": sub, "claims": {"sub": sub}, "authorizer": {"claims": {}}}
+    )
+
+    status, body, _ = invoke(handler, evt)
+
+    assert status == 200
+    assert body["intent"] == "order_tracking"
+    assert fake.requests[0].customer_id is None
+    assert "orders" not in body
+    assert fake.downstream.attempts["order_service"] == 0
+    assert any(a.get("url", "").endswith("/ap/signin") for a in body["actions"]), "a guest is asked to sign in"
+    assert not any(order_id in json.dumps(body) for order_id in ORDER_IDS)
+
+
+def test_the_same_request_on_the_signed_in_route_reads_the_cognito_claim(handler, fake: FakeRuntime) -> None:
+    evt = event("chat_order_tracking")
+    evt["headers"].update(FORGED_HEADERS)
+    status, body, _ = invoke(handler, evt)
+    assert status == 200
+    assert fake.requests[0].customer_id == evt["requestContext"]["authorizer"]["claims"]["sub"] == "cust-0001"
+    assert [o["order_id"] for o in body["orders"]] == list(ORDER_IDS)
+
+
+def test_guest_and_signed_in_answers_come_from_the_same_orchestrator(handler, fake: FakeRuntime) -> None:
+    for path in CHAT_PATHS:
+        status, body, _ = invoke(handler, on_path(event("chat_faq"), path))
+        assert (status, body["intent"]) == (200, "faq")
+    assert [r.message for r in fake.requests] == [json.loads(event("chat_faq")["body"])["message"]] * 2
 
 
 def test_signed_in_order_tracking_returns_the_services_orders(handler, fake: FakeRuntime) -> None:
@@ -209,17 +285,17 @@ def assert_client_error(handler, evt: dict, status: int, code: str) -> dict:
     "raw",
     ['{"message":', "{", "nul", "{'message': 'hi'}", '{"message": "a",}', "\x00", '{"message": "\\ud800"'],
 )
-def test_malformed_json_is_400(handler, raw: str) -> None:
-    assert_client_error(handler, chat_event(raw), 400, "invalid_json")
+def test_malformed_json_is_400(handler, chat_path: str, raw: str) -> None:
+    assert_client_error(handler, chat_event(raw, path=chat_path), 400, "invalid_json")
 
 
-def test_absurdly_nested_json_is_400(handler) -> None:
-    assert_client_error(handler, chat_event("[" * 200_000), 400, "invalid_json")
+def test_absurdly_nested_json_is_400(handler, chat_path: str) -> None:
+    assert_client_error(handler, chat_event("[" * 200_000, path=chat_path), 400, "invalid_json")
 
 
 @pytest.mark.parametrize("raw", ["!!!not base64!!!", base64.b64encode(b"\xff\xfe\xfa").decode()])
-def test_undecodable_base64_bodies_are_400(handler, raw: str) -> None:
-    assert_client_error(handler, chat_event(raw, isBase64Encoded=True), 400, "invalid_json")
+def test_undecodable_base64_bodies_are_400(handler, chat_path: str, raw: str) -> None:
+    assert_client_error(handler, chat_event(raw, isBase64Encoded=True, path=chat_path), 400, "invalid_json")
 
 
 @pytest.mark.parametrize(
@@ -240,28 +316,30 @@ def test_undecodable_base64_bodies_are_400(handler, raw: str) -> None:
         (42, "body"),
     ],
 )
-def test_wrong_types_and_shapes_are_422_naming_the_field(handler, payload, field: str) -> None:
-    body = assert_client_error(handler, chat_event(json.dumps(payload)), 422, "invalid_request")
+def test_wrong_types_and_shapes_are_422_naming_the_field(handler, chat_path: str, payload, field: str) -> None:
+    body = assert_client_error(handler, chat_event(json.dumps(payload), path=chat_path), 422, "invalid_request")
     assert f"'{field}'" in body["error"]["message"]
 
 
 @pytest.mark.parametrize("message", ["", " ", "\n\t  ", "a" * 2001, "漫" * 2001, "ok\x00", "\x00"])
-def test_empty_blank_oversized_or_nul_messages_are_422(handler, message: str) -> None:
-    body = assert_client_error(handler, chat_event(json.dumps({"message": message})), 422, "invalid_request")
+def test_empty_blank_oversized_or_nul_messages_are_422(handler, chat_path: str, message: str) -> None:
+    evt = chat_event(json.dumps({"message": message}), path=chat_path)
+    body = assert_client_error(handler, evt, 422, "invalid_request")
     assert "'message'" in body["error"]["message"]
     echoed = message.strip().strip("\x00")[:50]
     assert len(echoed) < 3 or echoed not in body["error"]["message"], "never echo the input"
 
 
-def test_a_huge_body_is_rejected_without_echo(handler) -> None:
+def test_a_huge_body_is_rejected_without_echo(handler, chat_path: str) -> None:
     secret = "SECRET-" + "x" * 1_000_000
-    body = assert_client_error(handler, chat_event(json.dumps({"message": secret})), 422, "invalid_request")
+    evt = chat_event(json.dumps({"message": secret}), path=chat_path)
+    body = assert_client_error(handler, evt, 422, "invalid_request")
     assert "SECRET" not in json.dumps(body)
 
 
 @pytest.mark.parametrize("body", [None, ""])
-def test_a_post_without_body_is_422(handler, body) -> None:
-    assert_client_error(handler, chat_event(body), 422, "invalid_request")
+def test_a_post_without_body_is_422(handler, chat_path: str, body) -> None:
+    assert_client_error(handler, chat_event(body, path=chat_path), 422, "invalid_request")
 
 
 @pytest.mark.filterwarnings("ignore:Received multipart/form-data:UserWarning")
@@ -277,21 +355,38 @@ def test_a_post_without_body_is_422(handler, body) -> None:
         "text/json",
     ],
 )
-@pytest.mark.parametrize("path", ["/chat", "/feedback"])
+@pytest.mark.parametrize("path", [*CHAT_PATHS, "/feedback"])
 def test_wrong_content_type_is_415(handler, content_type: str, path: str) -> None:
     raw = "message=hi" if "form-urlencoded" in content_type else json.dumps({"message": "hi", "rating": "helpful"})
     evt = chat_event(raw, content_type=content_type, path=path)
     assert_client_error(handler, evt, 415, "unsupported_media_type")
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("POST", "/chat/extra"), ("GET", "/"), ("PUT", "/x")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/nope"),
+        ("POST", "/chat/extra"),
+        ("POST", "/chat/guest/extra"),
+        ("POST", "/guest"),
+        ("GET", "/"),
+        ("PUT", "/x"),
+    ],
+)
 def test_unknown_routes_are_404(handler, method: str, path: str) -> None:
     assert_client_error(handler, chat_event(None, httpMethod=method, path=path), 404, "not_found")
 
 
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
-    [("GET", "/chat", "POST"), ("DELETE", "/chat", "POST"), ("POST", "/health", "GET"), ("PUT", "/status", "GET")],
+    [
+        ("GET", "/chat", "POST"),
+        ("DELETE", "/chat", "POST"),
+        ("GET", "/chat/guest", "POST"),
+        ("PUT", "/chat/guest/", "POST"),
+        ("POST", "/health", "GET"),
+        ("PUT", "/status", "GET"),
+    ],
 )
 def test_wrong_method_on_a_known_route_is_405_with_allow(handler, method: str, path: str, allow: str) -> None:
     evt = chat_event(None, httpMethod=method, path=path)
@@ -314,21 +409,21 @@ def test_wrong_method_on_a_known_route_is_405_with_allow(handler, method: str, p
         "{{7*7}} ${7*7}",
     ],
 )
-def test_odd_but_valid_messages_get_a_200_answer(handler, fake: FakeRuntime, message: str) -> None:
-    status, body, _ = invoke(handler, chat_event(json.dumps({"message": message})))
+def test_odd_but_valid_messages_get_a_200_answer(handler, fake: FakeRuntime, chat_path: str, message: str) -> None:
+    status, body, _ = invoke(handler, chat_event(json.dumps({"message": message}), path=chat_path))
     assert status == 200
     ChatResponse.model_validate(body)
     assert body["message"]
     assert "<script>" not in body["message"]
 
 
-def test_an_internal_error_on_chat_is_still_a_polite_200(handler, monkeypatch) -> None:
+def test_an_internal_error_on_chat_is_still_a_polite_200(handler, monkeypatch, chat_path: str) -> None:
     class Broken:
         def answer(self, request, context):
             raise RuntimeError("state-table-prod exploded at 10.0.0.1")
 
     monkeypatch.setattr(handler, "runtime", Broken())
-    status, body, _ = invoke(handler, event("chat_faq"))
+    status, body, _ = invoke(handler, on_path(event("chat_faq"), chat_path))
     assert status == 200
     assert body["degraded"] is True
     assert body["language"] == "ja"
@@ -347,3 +442,50 @@ def test_an_internal_error_elsewhere_is_a_bare_500_without_details(handler, monk
     assert body == {
         "error": {"code": "internal_error", "message": "Something went wrong on our side. Please try again."}
     }
+
+
+# ---------------------------------------------------------------- any input shape: never a 5xx, on both routes
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+BODIES = st.one_of(
+    JSON_VALUES.map(json.dumps),
+    st.fixed_dictionaries({"message": JSON_VALUES}, optional={"session_id": JSON_VALUES}).map(json.dumps),
+    st.fixed_dictionaries({"message": st.text(max_size=2100)}, optional={"session_id": st.text(max_size=130)}).map(
+        json.dumps
+    ),
+    st.text(max_size=200),
+    st.none(),
+)
+CONTENT_TYPES = st.sampled_from(
+    [None, "application/json", "application/json; charset=utf-8", "text/plain", "multipart/form-data", "x/y;;"]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(CHAT_PATHS),
+    raw=BODIES,
+    content_type=CONTENT_TYPES,
+    as_base64=st.booleans(),
+    claims=st.none() | st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=3),
+)
+def test_no_input_shape_gets_a_5xx_on_either_chat_route(
+    handler, fake: FakeRuntime, path, raw, content_type, as_base64, claims
+) -> None:
+    body = base64.b64encode(raw.encode("utf-8", "surrogatepass")).decode() if as_base64 and raw else raw
+    evt = chat_event(body, content_type=content_type, path=path, isBase64Encoded=bool(as_base64 and raw))
+    if claims is not None:
+        evt["requestContext"]["authorizer"] = {"claims": claims}
+    status, answer, _ = invoke(handler, evt)
+    hypothesis.event(f"HTTP {status}")  # --hypothesis-show-statistics: the share of answers and of each 4xx
+    assert status in (200, 400, 415, 422), answer
+    if status == 200:
+        ChatResponse.model_validate(answer)
+    else:
+        assert set(answer) == {"error"}
+        assert set(answer["error"]) == {"code", "message"}
+    assert not any(leak in json.dumps(answer) for leak in LEAKS)

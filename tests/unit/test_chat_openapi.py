@@ -23,9 +23,13 @@ def test_openapi_json_is_not_stale() -> None:
 
 def test_the_document_describes_every_route_and_the_error_contract() -> None:
     doc = json.loads(writer().render())
-    assert set(doc["paths"]) == {"/chat", "/feedback", "/health", "/status"}
-    chat = doc["paths"]["/chat"]["post"]
+    assert set(doc["paths"]) == {"/chat", "/chat/guest", "/feedback", "/health", "/status"}
+    chat, guest = doc["paths"]["/chat"]["post"], doc["paths"]["/chat/guest"]["post"]
     assert set(chat["responses"]) == {"200", "400", "404", "405", "415", "422"}
+    # The guest route is the same operation for a customer without identity: same request, same answers.
+    assert guest["requestBody"] == chat["requestBody"]
+    assert guest["responses"] == chat["responses"]
+    assert guest["operationId"] != chat["operationId"]
     schemas = doc["components"]["schemas"]
     assert schemas["ChatRequest"]["properties"]["message"]["maxLength"] == 2000
     assert "customer_id" not in schemas["ChatRequest"]["properties"]

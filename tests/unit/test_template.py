@@ -11,7 +11,7 @@ import pytest
 from local.template_resources import ROOT, TEMPLATE, resource, resources_of_type, template
 from mangaassist.alerting.settings import RelaySettings
 from mangaassist.alerting.transitions import ALARMS_PK
-from mangaassist.chat.app_factory import ROUTES
+from mangaassist.chat.app_factory import CHAT_PATHS, GUEST_CHAT_PATH, ROUTES
 from mangaassist.health.store import FLAGS_PK, HEALTH_PK
 from mangaassist.ops import slo
 from mangaassist.ops.alarms import alarm_catalog
@@ -330,6 +330,56 @@ def test_every_chat_route_is_an_api_event_with_the_right_auth():
     chat = routes[("/chat", "POST")]["RequestModel"]
     assert chat["ValidateBody"] is True
     assert api["Models"][chat["Model"]]["required"] == ["message"]
+
+
+def test_signed_in_chat_has_cognito_and_the_guest_chat_no_authorizer_but_the_same_validation():
+    events = resource("ChatFunction")["Properties"]["Events"]
+    routes = {(e["Properties"]["Path"], e["Properties"]["Method"].upper()): e["Properties"] for e in events.values()}
+    api = resource("ChatApi")["Properties"]
+    signed_in, guest = routes[("/chat", "POST")], routes[(GUEST_CHAT_PATH, "POST")]
+    # POST /chat keeps the API's default authorizer, the Cognito user pool; nothing turns it off.
+    assert api["Auth"]["DefaultAuthorizer"] == "CustomerPool"
+    assert signed_in.get("Auth", {}).get("Authorizer", "CustomerPool") == "CustomerPool"
+    assert guest["Auth"] == {"Authorizer": "NONE"}
+    assert guest["RequestModel"] == signed_in["RequestModel"]
+    assert guest["RequestModel"]["Required"] is True
+    assert guest["RequestModel"]["ValidateBody"] is True
+    # Both are served by the one chat function (same handler, same orchestrator).
+    chat_events = [e for e in events.values() if e["Properties"]["Path"] in CHAT_PATHS]
+    assert len(chat_events) == 2
+
+
+def test_the_guest_chat_has_its_own_tighter_throttle():
+    api = resource("ChatApi")["Properties"]
+    params = template()["Parameters"]
+    settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in api["MethodSettings"]}
+    guest = settings[("/~1chat~1guest", "POST")]
+    assert guest["ThrottlingRateLimit"] == {"Ref": "GuestChatThrottleRateLimit"}
+    assert guest["ThrottlingBurstLimit"] == {"Ref": "GuestChatThrottleBurstLimit"}
+    assert params["GuestChatThrottleRateLimit"]["Default"] < params["ApiThrottleRateLimit"]["Default"]
+    assert params["GuestChatThrottleBurstLimit"]["Default"] < params["ApiThrottleBurstLimit"]["Default"]
+    assert guest["MetricsEnabled"] is True
+    assert guest["DataTraceEnabled"] is False
+
+
+def test_the_slo_counts_the_5xx_of_exactly_the_chat_routes():
+    events = resource("ChatFunction")["Properties"]["Events"].values()
+    deployed = {(e["Properties"]["Method"].upper(), e["Properties"]["Path"]) for e in events}
+    chat_routes = {(method, path) for method, path in deployed if path in CHAT_PATHS}
+    assert set(slo.CHAT_ROUTES) == chat_routes == {("POST", path) for path in CHAT_PATHS}
+    for alert in slo.BURN_RATE_ALERTS:
+        props = alarms()[f"{alert.name}{slo.window_label(alert.short_window_s)}"]["Properties"]
+        counted = {
+            (dims["Method"], dims["Resource"])
+            for m in props["Metrics"]
+            if "MetricStat" in m and m["MetricStat"]["Metric"]["MetricName"] == "5XXError"
+            for dims in [{d["Name"]: d["Value"] for d in m["MetricStat"]["Metric"]["Dimensions"]}]
+        }
+        assert counted == set(slo.CHAT_ROUTES)
+        [burn] = [m for m in props["Metrics"] if m.get("ReturnData")]
+        for metric in props["Metrics"]:
+            if "MetricStat" in metric:
+                assert metric["Id"] in burn["Expression"]
 
 
 def test_stage_is_throttled_logged_and_traced_and_health_has_its_own_throttle():

@@ -75,6 +75,10 @@ def test_slo_budget_left_reads_the_chats_own_metrics_over_the_slo_period():
     assert props["start"] == f"-P{slo.SLO_PERIOD_DAYS}D"
     metric_names = {row[1] for row in props["metrics"] if isinstance(row[0], str)}
     assert metric_names == {slo.CHAT_REQUESTS_METRIC, slo.CHAT_FAILURES_METRIC, "5XXError"}
+    unanswered = [row for row in props["metrics"] if isinstance(row[0], str) and row[1] == "5XXError"]
+    assert {(row[row.index("Method") + 1], row[row.index("Resource") + 1]) for row in unanswered} == set(
+        slo.CHAT_ROUTES
+    )
     budget = [row[0] for row in props["metrics"] if isinstance(row[0], dict) and row[0]["id"] == "budget_left"]
     assert budget
     assert "/ 0.0005" in budget[0]["expression"]

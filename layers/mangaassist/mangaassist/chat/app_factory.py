@@ -1,9 +1,11 @@
 """The chat API: Powertools routes over the orchestrator, and the error contract every route keeps.
 
-Routes: POST /chat, POST /feedback, GET /health, GET /status. Every failure a client can cause gets a
-4xx with ``{"error": {"code", "message"}}`` and nothing internal (no field values, no exception text,
-no table names). Nothing a client sends produces a 5xx: an internal error on /chat still becomes a
-polite answer with a way to a human, and on the other routes a bare 500 body without details.
+Routes: POST /chat (signed-in customers, Cognito), POST /chat/guest (guests, no authorizer; the same route
+function and orchestrator, but never an identity), POST /feedback, GET /health, GET /status. Every failure a
+client can cause gets a 4xx with ``{"error": {"code", "message"}}`` and nothing internal (no field values, no
+exception text, no table names). Nothing a client sends produces a 5xx: an internal error on either chat
+route still becomes a polite answer with a way to a human, and on the other routes a bare 500 body without
+details. Every POST to a chat route is measured for the availability SLO (mangaassist.ops.slo).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from mangaassist.chat.api_models import (
     HealthResponse,
     StatusResponse,
 )
+from mangaassist.chat.telemetry import ChatTelemetry
 from mangaassist.observability import logger
 
 if TYPE_CHECKING:  # the orchestrator is imported by the first /chat request, not at cold start
@@ -41,9 +44,14 @@ API_TITLE = "MangaAssist chat API"
 API_VERSION = "1.0.0"
 JSON = content_types.APPLICATION_JSON
 
+CHAT_PATH = "/chat"  # signed-in customers: API Gateway's Cognito authorizer fills claims.sub
+GUEST_CHAT_PATH = "/chat/guest"  # guests: no authorizer, so never an identity
+CHAT_PATHS = (CHAT_PATH, GUEST_CHAT_PATH)
+
 # Methods each path answers; anything else on a known path is a 405 rather than a 404.
 ROUTES: dict[str, tuple[str, ...]] = {
-    "/chat": ("POST",),
+    CHAT_PATH: ("POST",),
+    GUEST_CHAT_PATH: ("POST",),
     "/feedback": ("POST",),
     "/health": ("GET",),
     "/status": ("GET",),
@@ -145,12 +153,54 @@ def answer_body(answer: ChatAnswer) -> dict[str, Any]:
     return body
 
 
-def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver:
+class ChatResolver(APIGatewayRestResolver):
+    """Powertools' REST resolver that also measures the chat's SLI (mangaassist.ops.slo).
+
+    Every POST to a chat route that ``resolve`` answers emits exactly one ChatRequests/ChatFailures document,
+    whichever path produced the answer: a flow, a 4xx, or the apology after an internal error. An exception
+    escaping ``resolve`` is a Lambda error that API Gateway counts as a 5XXError, which the SLI adds itself.
+    """
+
+    def __init__(self, telemetry: ChatTelemetry):
+        super().__init__(enable_validation=True)
+        self.telemetry = telemetry
+        self.chat_failed = False  # the request being resolved got no useful answer (or got it too late)
+
+    def on_chat_route(self) -> bool:
+        event = self.current_event
+        return str(event.get("httpMethod") or "").upper() == "POST" and chat_path(event.get("path")) is not None
+
+    def on_guest_route(self) -> bool:
+        return chat_path(self.current_event.get("path")) == GUEST_CHAT_PATH
+
+    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        self.chat_failed = False
+        response = super().resolve(event, context)
+        if self.on_chat_route():
+            try:
+                self.telemetry.chat_request(failed=self.chat_failed)
+            except Exception:  # a lost datapoint must not turn an answer into a 5xx
+                logger.exception("chat_sli_not_emitted")
+        return response
+
+
+def chat_path(path: Any) -> str | None:
+    """The chat route a request path reaches (Powertools' REST resolver ignores trailing slashes), or None."""
+    if not isinstance(path, str):
+        return None
+    normalised = path.rstrip("/")
+    return normalised if normalised in CHAT_PATHS else None
+
+
+def create_app(runtime: Callable[[], ChatRuntimeLike], telemetry: ChatTelemetry | None = None) -> ChatResolver:
     """The resolver with every route and error handler; ``runtime()`` is called per request (it caches)."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = ChatResolver(telemetry or ChatTelemetry())
 
     def customer_id() -> str | None:
-        # Identity only ever comes from the Cognito authorizer; the body cannot claim one.
+        # Identity only ever comes from the Cognito authorizer of POST /chat; the body and headers cannot claim
+        # one. The guest route has no authorizer, so whatever its request context says, its customer is a guest.
+        if app.on_guest_route():
+            return None
         authorizer = (app.current_event.get("requestContext") or {}).get("authorizer") or {}
         claims = authorizer.get("claims") or {}
         sub = claims.get("sub") if isinstance(claims, dict) else None
@@ -171,14 +221,8 @@ def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver
     # Routes carry no return annotation on purpose: Powertools would re-validate and re-serialise the body
     # through the model, putting back the keys an answer leaves out; the OpenAPI schema comes from
     # ``responses`` instead.
-    @app.post(
-        "/chat",
-        summary="Answer one customer message",
-        description="Intent by rules, answer by the best flow the current capabilities allow. Identity comes "
-        "only from the Cognito authorizer (claims.sub); without one the customer is a guest.",
-        responses={200: {"description": "the answer", "content": {JSON: {"model": ChatResponse}}}, **ERROR_RESPONSES},
-        tags=["chat"],
-    )
+    # One route function serves both chat routes: the same validation, orchestrator and answer; only the
+    # identity differs, and it comes from the request context (see customer_id).
     def chat(
         body: ChatRequest,
         content_type: Annotated[str | None, Header(alias="content-type", pattern=JSON_CONTENT_TYPE)] = None,
@@ -191,7 +235,27 @@ def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver
             message=body.message, customer_id=customer_id(), session_id=body.session_id, request_id=request_id()
         )
         answer = runtime().answer(request, app.lambda_context)
+        app.chat_failed = answer.failed
         return Response(status_code=200, content_type=JSON, body=answer_body(answer))
+
+    chat_responses = {200: {"description": "the answer", "content": {JSON: {"model": ChatResponse}}}, **ERROR_RESPONSES}
+    app.post(
+        CHAT_PATH,
+        summary="Answer one signed-in customer's message",
+        description="Intent by rules, answer by the best flow the current capabilities allow. Identity comes "
+        "only from the Cognito authorizer (claims.sub); the body cannot claim one.",
+        responses=chat_responses,
+        tags=["chat"],
+    )(chat)
+    app.post(
+        GUEST_CHAT_PATH,
+        summary="Answer one guest's message",
+        description="The same answer as POST /chat for a customer who is not signed in: everything but personal "
+        "data (order tracking and returns ask the guest to sign in). No authorizer, so never an identity, "
+        "whatever the body or headers say.",
+        responses=chat_responses,
+        tags=["chat"],
+    )(chat)
 
     @app.post(
         "/feedback",
@@ -284,7 +348,8 @@ def create_app(runtime: Callable[[], ChatRuntimeLike]) -> APIGatewayRestResolver
         if _unreadable_body():
             return error_response(400, "invalid_json")
         logger.exception("unhandled_error", extra={"path": app.current_event.path})
-        if app.current_event.path == "/chat" and app.current_event.http_method == "POST":
+        if app.on_chat_route():
+            app.chat_failed = True
             return _chat_apology()
         return error_response(500, "internal_error")
 

@@ -42,6 +42,9 @@ class ChatInput:
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
+INTERNAL_ERROR_FLOW = "internal_error"  # the apology a bug ends in
+
+
 @dataclass
 class ChatAnswer:
     message: str
@@ -57,6 +60,15 @@ class ChatAnswer:
     items: list[Product] | None = None
     banner: str | None = None
     calls: list[str] = field(default_factory=list)
+    deadline_exceeded: bool = False  # the answer was ready only after the request's deadline
+
+    @property
+    def failed(self) -> bool:
+        """A failure for the availability SLO (mangaassist.ops.slo): the apology, or an answer past the deadline.
+
+        A degraded answer is a success: answering through fallbacks is how the design stays available.
+        """
+        return self.flow == INTERNAL_ERROR_FLOW or self.deadline_exceeded
 
 
 def _now_iso(clock: Callable[[], float]) -> str:
@@ -106,7 +118,7 @@ class Orchestrator:
                 degraded=True,
                 degraded_reason=None,
                 request_id=request.request_id,
-                flow="internal_error",
+                flow=INTERNAL_ERROR_FLOW,
                 session_id=request.session_id,
             )
 
@@ -146,6 +158,7 @@ class Orchestrator:
             calls=turn.calls,
         )
         self._record(answer, request, down, deadline)
+        answer.deadline_exceeded = deadline.expired()
         logger.info(
             "chat_answer",
             extra={
@@ -157,6 +170,7 @@ class Orchestrator:
                 "signed_in": request.customer_id is not None,
                 "services_down": sorted(down),
                 "calls": turn.calls,
+                "deadline_exceeded": answer.deadline_exceeded,
                 "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )

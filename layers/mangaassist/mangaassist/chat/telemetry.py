@@ -1,10 +1,11 @@
-"""What the chat tells the on-call: degraded answers, deferred analytics events and lost feedback (EMF)."""
+"""What the chat tells the on-call (EMF): its SLI, degraded answers, deferred analytics events and lost feedback."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from mangaassist.observability import logger
+from mangaassist.ops import slo
 from mangaassist.registry import METRIC_NAMESPACE
 
 DEGRADED_ANSWERS_METRIC = "DegradedAnswers"  # dimension service: the one named in degraded_reason
@@ -27,6 +28,18 @@ class ChatTelemetry:
             default_dimensions={"service": service},
         ):
             pass
+
+    def chat_request(self, failed: bool) -> None:
+        """The SLI: one document per POST to a chat route, ChatRequests=1 and ChatFailures=1 or 0 together.
+
+        Both values share one document so CloudWatch can never count a failure without its request.
+        """
+        from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+        metrics = EphemeralMetrics(namespace=METRIC_NAMESPACE, default_dimensions={"service": slo.CHAT_SERVICE})
+        metrics.add_metric(name=slo.CHAT_REQUESTS_METRIC, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=slo.CHAT_FAILURES_METRIC, unit=MetricUnit.Count, value=1 if failed else 0)
+        metrics.flush_metrics()
 
     def degraded_answer(self, service: str, intent: str) -> None:
         self._emit(DEGRADED_ANSWERS_METRIC, service)

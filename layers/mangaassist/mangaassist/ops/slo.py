@@ -1,6 +1,7 @@
 """The chat's 99.95 % availability SLO: what counts as a good request, the error budget, the burn-rate alarms.
 
-The SLI is measured by the chat itself. Every POST /chat the handler finishes emits, in one EMF document
+The SLI is measured by the chat itself. Every POST to a chat route (POST /chat for signed-in customers,
+POST /chat/guest for guests) the handler finishes emits, in one EMF document
 (namespace ``MangaAssist/ServiceHealth``, dimension ``service`` = ``chat``, the POWERTOOLS_SERVICE_NAME):
 
 - ``ChatRequests`` = 1
@@ -10,8 +11,8 @@ The SLI is measured by the chat itself. Every POST /chat the handler finishes em
 A degraded answer (a fallback chosen because a dependency is down) is a success: hiding individual failures
 behind fallbacks is exactly how the design reaches 99.95 % (Q36). A 4xx for bad input is a success too: the
 service did the right thing. Requests the chat never got to count (Lambda crashed, timed out or was
-throttled) surface as API Gateway 5XXError on POST /chat; the chat never answers 5xx itself, so the two
-sets are disjoint and the error ratio is (ChatFailures + 5xx) / (ChatRequests + 5xx).
+throttled) surface as API Gateway 5XXError on those two methods; the chat never answers 5xx itself, so the
+two sets are disjoint and the error ratio is (ChatFailures + 5xx) / (ChatRequests + 5xx).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ SLO_PERIOD_DAYS = 30
 CHAT_SERVICE = "chat"  # the chat function's POWERTOOLS_SERVICE_NAME, hence its metrics' `service` dimension
 CHAT_REQUESTS_METRIC = "ChatRequests"
 CHAT_FAILURES_METRIC = "ChatFailures"
-CHAT_ROUTE = ("POST", "/chat")  # the API Gateway method whose 5XXError joins the SLI
+# The API Gateway methods whose 5XXError joins the SLI: the chat's routes for signed-in customers and for
+# guests (mangaassist.chat.app_factory.CHAT_PATHS, template.yaml's ChatFunction events; a test keeps them equal).
+CHAT_ROUTES: tuple[tuple[str, str], ...] = (("POST", "/chat"), ("POST", "/chat/guest"))
 
 # Below this many requests in a window a single failure is anecdote, not a burn rate; the window then
 # reads as "not burning" and the API 5xx and Lambda error alarms remain the safety net.
