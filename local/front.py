@@ -3,9 +3,10 @@
 Routes, authorizers, request models and gateway responses are read from template.yaml. A request on a
 declared route becomes an API Gateway REST proxy event (requestContext, stage, identity, and the Cognito
 authorizer's claims: locally ``Authorization: Bearer <customer_id>`` fills ``claims.sub``; no header is a
-guest) and goes to an idle worker of the function; its proxy response becomes the HTTP answer. What API
-Gateway answers by itself (unknown route, invalid body, a function error, no capacity) uses the
-template's GatewayResponses. The same server also answers the local-only paths: /dashboard and /_local/*.
+guest, where AWS would answer 401; a route without authorizer such as POST /chat/guest never gets claims,
+whatever the headers say) and goes to an idle worker of the function; its proxy response becomes the HTTP
+answer. What API Gateway answers by itself (unknown route, invalid body, a function error, no capacity) uses
+the template's GatewayResponses. The same server also answers the local-only paths: /dashboard and /_local/*.
 """
 
 from __future__ import annotations

@@ -38,8 +38,8 @@ def stack():
         process.stop()
 
 
-def chat(stack: StackProcess, headers: dict[str, str], body: dict) -> tuple[dict, str]:
-    response = stack.post("/chat", json=body, headers=headers)
+def chat(stack: StackProcess, headers: dict[str, str], body: dict, path: str = "/chat") -> tuple[dict, str]:
+    response = stack.post(path, json=body, headers=headers)
     assert response.status_code == 200, response.text
     return response.json(), response.headers["X-Local-Worker"]
 
@@ -77,6 +77,11 @@ def test_guest_and_signed_in_customer(stack):
     # Identity only from the Authorization header: a customer_id in the body is ignored.
     spoofed, _ = chat(stack, GUEST, {**ORDER_QUESTION, "customer_id": "cust-0001"})
     assert "orders" not in spoofed
+    # The guest route, as in AWS: no token needed, and a token or a body claim there is no identity.
+    for headers in (GUEST, CUSTOMER):
+        guest_route, _ = chat(stack, headers, {**ORDER_QUESTION, "customer_id": "cust-0001"}, path="/chat/guest")
+        assert guest_route["intent"] == "order_tracking"
+        assert "orders" not in guest_route
 
 
 def test_gateway_answers_what_api_gateway_answers(stack):
@@ -87,6 +92,9 @@ def test_gateway_answers_what_api_gateway_answers(stack):
     assert bad_body.status_code == 400
     bad_token = stack.post("/chat", json=ORDER_QUESTION, headers={**GUEST, "Authorization": "Basic abc"})
     assert bad_token.status_code == 401
+    assert stack.post("/chat/guest", json={"message": ""}, headers=GUEST).status_code == 400
+    ignored_token = stack.post("/chat/guest", json=ORDER_QUESTION, headers={**GUEST, "Authorization": "Basic abc"})
+    assert ignored_token.status_code == 200
 
 
 def test_control_api_rejects_what_it_cannot_do(stack):

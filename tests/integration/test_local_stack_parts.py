@@ -145,6 +145,19 @@ def test_bearer_header_fills_the_cognito_claim_and_no_header_is_a_guest():
     assert answer.value.status == 401
 
 
+def test_the_guest_chat_route_takes_no_token_and_validates_like_chat():
+    routes = api_routes()
+    chat, guest = routes[("/chat", "POST")], routes[("/chat/guest", "POST")]
+    assert (guest.auth, guest.function_id) == ("none", chat.function_id)
+    assert guest.body_schema == chat.body_schema
+    # No authorizer on the guest route: a token is neither checked nor turned into claims.
+    assert claims_for(guest, "Bearer cust-0007") is None
+    assert claims_for(guest, "Basic dXNlcg==") is None
+    event = proxy_event(guest, "POST", "/chat/guest", [], [], b'{"message": "hi"}', None, "local", "127.0.0.1", "r")
+    assert event["resource"] == event["path"] == "/chat/guest"
+    assert "authorizer" not in event["requestContext"]
+
+
 def test_proxy_event_shape():
     chat = api_routes()[("/chat", "POST")]
     body = '{"message": "こんにちは"}'.encode()
