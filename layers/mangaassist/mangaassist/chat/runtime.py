@@ -97,7 +97,9 @@ class ChatRuntime:
     def health(self) -> tuple[bool, dict[str, dict[str, Any]]]:
         from mangaassist.chat.health_check import run_checks
 
-        return run_checks(self._state_store_reachable, self._faq_store_reachable)
+        return run_checks(
+            self._state_store_reachable, self._faq_store_reachable, state_store_client=lambda: self.dynamodb
+        )
 
     def status(self) -> dict[str, Any]:
         from mangaassist.status_view import status_body
