@@ -20,6 +20,8 @@ from botocore.config import Config
 
 from local.simulators.fleet import SimulatorFleet
 from mangaassist.breaker.model import CircuitState
+from mangaassist.chat.intents import Intent
+from mangaassist.chat.policy import BUDGET_S
 from mangaassist.chat.telemetry import ANALYTICS_DEFERRED_LOG
 from mangaassist.health import Banner, HealthStore, PingResult
 from mangaassist.observability import logger
@@ -196,7 +198,9 @@ def test_order_service_outage_degrades_opens_the_circuit_after_three_and_then_se
     fleet.set_fault("order_service", mode)
     threshold = REGISTRY["order_service"].breaker.failure_threshold
     assert threshold == 3
-    budget_ms = REGISTRY["order_service"].timeout_ms + 1500
+    # A hung order service must cost at most the request's own deadline, never the hang itself. The slack
+    # covers a cold environment on a loaded 2-core CI machine; speed itself is measured by benchmarks.
+    budget_ms = BUDGET_S[Intent.ORDER_TRACKING] * 1000 + 2000
     for attempt in range(threshold):
         status, body, elapsed_ms = invoke(chat, event("chat_order_tracking"))
         assert status == 200
