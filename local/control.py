@@ -3,7 +3,8 @@
     POST   /_local/faults               {"target", "mode", "latency_ms"?, "rate"?, "expires_in_s"?}
     GET    /_local/faults               active fault per target;  DELETE clears every fault
     GET    /_local/stats                {target: {"calls", "failures"}} counted where the calls arrive;  DELETE resets
-    GET    /_local/notifications        {"slack": [...], "pagerduty": [...]} as the receivers got them;  DELETE clears
+    GET    /_local/notifications        {"slack": [...], "pagerduty": [...]} as the receivers got them (?timed=1:
+                                        each as {"at": epoch seconds received, "body"});  DELETE clears
     POST   /_local/ping                 runs the health-ping handler once, now; answers its report
     GET    /_local/alarms               local evaluation of every alarm the stack evaluates
     POST   /_local/alarms/<AlarmName>   {"state": "ALARM|OK|INSUFFICIENT_DATA", "reason"?}: publish to the topic
@@ -121,14 +122,16 @@ class ControlApi:
                 receiver.clear()
         elif method != "GET":
             return _error(405, "method_not_allowed", "GET or DELETE")
+        timed = query.get("timed") in ("1", "true")
         out: dict[str, list[Any]] = {}
         for name, receiver in receivers.items():
             out[name] = []
             for request in receiver.requests:
                 try:
-                    out[name].append(request.json())
+                    body = request.json()
                 except ValueError:
-                    out[name].append(request.body.decode("utf-8", "replace"))
+                    body = request.body.decode("utf-8", "replace")
+                out[name].append({"at": request.at, "body": body} if timed else body)
         return 200, out
 
     def _ping(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:

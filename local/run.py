@@ -47,7 +47,7 @@ from local.alarms import UnsupportedExpressionError, evaluable_alarms, evaluate,
 from local.control import ControlApi  # noqa: E402
 from local.fault_proxy import FaultProxy  # noqa: E402
 from local.front import Front  # noqa: E402
-from local.metric_sink import MetricSink  # noqa: E402
+from local.metric_sink import MetricSink, json_documents  # noqa: E402
 from local.moto_process import FAKE_CREDENTIALS, MotoServer, free_port  # noqa: E402
 from local.provision import REGION, aws_client, function_env, local_refs, provision  # noqa: E402
 from local.receivers import Receiver, pagerduty_receiver, slack_receiver  # noqa: E402
@@ -250,8 +250,17 @@ class LocalStack:
         self._threads.append(thread)
 
     def _on_output(self, worker: str, line: str) -> None:
-        if self.sink.add_line(line):
+        if not line.strip():  # the newline of a line another thread's text already ended
             return
+        if self.sink.add_line(line):
+            # Threads that print at once can share a line: a log document next to an EMF one is kept.
+            for doc in json_documents(line):
+                if not (isinstance(doc, dict) and "_aws" in doc):
+                    self._log_line(worker, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+            return
+        self._log_line(worker, line)
+
+    def _log_line(self, worker: str, line: str) -> None:
         with self._log_lock:
             if not self._log.closed:
                 self._log.write(f"{worker} {line}\n")
