@@ -11,11 +11,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from local.metric_sink import json_documents
 from local.stack_process import StackProcess
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -30,6 +32,10 @@ RAW_ERROR_MARKERS = (
     "Error 5",
     "HTTP 5",
 )
+
+
+# Powertools' log timestamp: "2026-11-27 03:47:38,146+0000".
+LOG_TIME_FORMAT = "%Y-%m-%d %H:%M:%S,%f%z"
 
 
 def event_message(name: str) -> str:
@@ -118,13 +124,29 @@ class Row:
         }
 
 
+@dataclass(frozen=True)
+class AlarmNews:
+    """What Slack and PagerDuty received about one alarm, each with the epoch second it arrived."""
+
+    slack: dict[str, list[float]]  # "ALARM" / "OK" / "INSUFFICIENT_DATA" -> arrival times of its messages
+    pagerduty: dict[str, list[float]]  # "trigger" / "resolve" -> arrival times of events keyed by the alarm's ARN
+
+    def count(self, channel: str, what: str) -> int:
+        return len(getattr(self, channel).get(what, []))
+
+    def first(self, channel: str, what: str) -> float | None:
+        times = getattr(self, channel).get(what, [])
+        return min(times) if times else None
+
+
 class Drill:
     """A handle on the running stack for the scenarios."""
 
-    def __init__(self, stack: StackProcess, workers: int, time_scale: float):
+    def __init__(self, stack: StackProcess, workers: int, time_scale: float, log_dir: Path | None = None):
         self.stack = stack
         self.workers = workers
         self.time_scale = time_scale
+        self.log_dir = log_dir  # the stack's LOCAL_LOG_DIR: workers.log, what Lambda would ship to CloudWatch Logs
         self._local = threading.local()
 
     def session(self) -> requests.Session:
@@ -176,13 +198,87 @@ class Drill:
         return None
 
     def probe_calls(self, service: str, prefix: str, since: float, until: float) -> int:
-        """Calls that went through the breaker to ``service`` in [since, until]: its latency, error and
-        timeout metrics as the workers emitted them (chat and health ping alike)."""
+        """Calls that went through the breaker to ``service`` in [since, until): its latency, error and
+        timeout metrics as the workers emitted them (chat and health ping alike).
+
+        With ``until`` the closing write's ``updated_at``, the probe itself is in: the breaker emits its
+        metric before it writes CLOSED, EMF truncates timestamps to the millisecond and the store rounds
+        ``updated_at`` to it, hence the one millisecond. The first calls of a busy fleet after the close are
+        not: they need that write's round trip to the store first."""
         names = ("DependencyLatency", f"{prefix}Error", f"{prefix}Timeout")
-        summary = self.local("GET", "metrics", since=since, until=until + 0.05, names=",".join(names))
+        summary = self.local("GET", "metrics", since=since, until=until + 0.001, names=",".join(names))
         key = f"service={service}"
         # A success slower than slow_call_ms would count twice (latency and timeout); healed services are fast.
         return sum(summary.get(name, {}).get(key, {}).get("count", 0) for name in names)
+
+    def failures(self, *targets: str) -> int:
+        stats = self.local("GET", "stats")
+        return sum(stats[t]["failures"] for t in targets)
+
+    def metric_points(self, names: Iterable[str], since: float, until: float | None = None) -> list[dict[str, Any]]:
+        """Each datapoint the workers emitted for ``names`` in [since, until), with its EMF timestamp."""
+        params: dict[str, Any] = {"since": since, "names": ",".join(names), "raw": 1}
+        if until is not None:
+            params["until"] = until
+        return self.local("GET", "metrics", **params)
+
+    def log_events(self, message: str) -> list[dict[str, Any]]:
+        """The workers' structured log lines whose message is ``message``, each with the worker that wrote it
+        (what a CloudWatch Logs Insights query over the function's log group would return)."""
+        if self.log_dir is None:
+            raise RuntimeError("this drill's stack has no known log directory")
+        events = []
+        with (self.log_dir / "workers.log").open(encoding="utf-8", errors="replace") as log:
+            for line in log:
+                worker, _, text = line.rstrip("\n").partition(" ")
+                if f'"{message}"' not in text:
+                    continue
+                # Threads that print at once can put two documents on one line.
+                events.extend(
+                    {**doc, "worker": worker}
+                    for doc in json_documents(text)
+                    if isinstance(doc, dict) and doc.get("message") == message
+                )
+        return events
+
+    def transitions(self, service: str, since: float = 0.0) -> list[dict[str, Any]]:
+        """The circuit transitions of ``service`` the workers logged at or after ``since``, oldest first, each
+        with ``at`` (epoch seconds of the log line, written right after the transition's conditional write)."""
+        found = []
+        for event in self.log_events("circuit_transition"):
+            if event.get("circuit") != service:
+                continue
+            at = datetime.strptime(event["timestamp"], LOG_TIME_FORMAT).timestamp()
+            if at >= since:
+                found.append({**event, "at": at})
+        return sorted(found, key=lambda e: e["at"])
+
+    def alarm_arn(self, alarm: str) -> str:
+        """The ARN CloudWatch gives alarm ``alarm`` in the stack (its notifications carry it as AlarmArn)."""
+        from local.provision import local_refs
+        from local.run import StackConfig
+        from local.template_resources import alarm_definitions
+
+        logical_id = alarm_definitions()[alarm][0]
+        return local_refs(self.stack.env.get("STACK_NAME") or StackConfig.from_env().stack_name)[f"{logical_id}.Arn"]
+
+    def alarm_news(self, alarm: str, arn: str) -> AlarmNews:
+        """What the Slack and PagerDuty receivers got about ``alarm``. A Slack message names the alarm in its
+        fallback text ("ALARM: <name> [P2] ..."); a PagerDuty event counts only under the alarm's ARN as
+        dedup_key, which is how ALARM and its OK address one incident."""
+        received = self.local("GET", "notifications", timed=1)
+        slack: dict[str, list[float]] = {}
+        for entry in received["slack"]:
+            text = entry["body"].get("text", "") if isinstance(entry["body"], dict) else ""
+            state, _, rest = text.partition(": ")
+            if rest.startswith(f"{alarm} ["):
+                slack.setdefault(state, []).append(entry["at"])
+        pagerduty: dict[str, list[float]] = {}
+        for entry in received["pagerduty"]:
+            body = entry["body"] if isinstance(entry["body"], dict) else {}
+            if body.get("dedup_key") == arn:
+                pagerduty.setdefault(str(body.get("event_action")), []).append(entry["at"])
+        return AlarmNews(slack, pagerduty)
 
     # ------------------------------------------------------------------ chat traffic
 
@@ -212,9 +308,11 @@ class Drill:
         count: int | None = None,
         until: Callable[[], bool] | None = None,
         concurrency: int | None = None,
+        pace_s: float = 0.0,
     ) -> list[Reply]:
         """Send ``messages`` round-robin from ``concurrency`` clients (default: one per worker, so nothing
-        queues in front of the fleet) for ``seconds``, ``count`` requests or ``until`` holds."""
+        queues in front of the fleet) for ``seconds``, ``count`` requests or ``until`` holds; with ``pace_s``
+        each client starts at most one request per ``pace_s`` seconds (a customer reads the answer first)."""
         concurrency = concurrency or self.workers
         replies: list[Reply] = []
         lock = threading.Lock()
@@ -222,7 +320,10 @@ class Drill:
         deadline = time.monotonic() + seconds if seconds is not None else None
         stop = threading.Event()
 
-        def client() -> None:
+        def client(number: int) -> None:
+            # Paced clients start spread over one pace, so arrivals are even instead of in lock-step bursts.
+            if pace_s:
+                stop.wait(number * pace_s / concurrency)
             while not stop.is_set():
                 with lock:
                     if count is not None and sent[0] >= count:
@@ -232,13 +333,16 @@ class Drill:
                 if deadline is not None and time.monotonic() >= deadline:
                     return
                 message, customer = messages[index % len(messages)]
+                began = time.monotonic()
                 reply = self.chat(message, customer)
                 with lock:
                     replies.append(reply)
                 if until is not None and until():
                     stop.set()
+                if pace_s:
+                    stop.wait(max(0.0, began + pace_s - time.monotonic()))
 
-        threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
+        threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(concurrency)]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -7,11 +7,13 @@ catalogue and template.yaml; expected degradations come from the chat's own poli
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from local.gameday_drill import Drill, Reply, Row, customers, event_message
-from local.template_resources import function_environment
+from local.template_resources import alarm_definitions, function_environment
 from mangaassist.chat.intents import Intent
 from mangaassist.chat.policy import BUDGET_S, choose
 from mangaassist.health.pinger import BANNER_AFTER_S
@@ -26,6 +28,46 @@ SEED_MATRIX = ("recommendations", "catalog", "order_service", "returns_service",
 OVERHEAD_S = 0.75
 FAST_S = 0.5
 CACHE_TTL_S = float(function_environment("ChatFunction")["STATE_CACHE_TTL_S"])
+# Log lines carry millisecond timestamps; a transition logged in the same millisecond as healing still counts.
+LOG_CLOCK_SLACK_S = 0.001
+# A call decided on a snapshot just before it expired still fails a moment later (a reset takes milliseconds).
+LATE_SLACK_S = 0.25
+ORDER_FAILURE_METRICS = (ORDER.error_metric, ORDER.timeout_metric)
+ORDER_ALARMS = (ORDER_SERVICE_AVAILABILITY, ORDER.circuit_open_alarm)
+STEADY_LOAD_S = 1.0  # traffic before the block, so every environment is busy when it comes
+# A healthy order service's answer time (the simulator's slow mode, far under the 900 ms slow-call mark): the
+# busy fleet's requests spend it inside order_service, as in production, instead of answering in 5 ms.
+ORDER_BASELINE_MS = 150
+# Each simulated customer sends at most one message per this many seconds: 16 of them are about 64 messages
+# a second. Without it, 16 clients pump 700 degraded answers a second through a 2-core machine, and the
+# stack process (front, fault proxies, metric parsing) answers DynamoDB calls slower than the 0.5 s hot-path
+# timeout: every environment then runs on its snapshot for 5 s, which is a local artefact, not the scenario.
+CUSTOMER_PACE_S = 0.25
+BLOCKED_LOAD_S = 4.0  # traffic while blocked; kept inside the (compressed) open period, so nothing probes yet
+ALARM_WAIT_S = 20.0  # the busy stack evaluates alarms every few seconds; the relay then posts within a second
+DUPLICATE_WAIT_S = 1.5  # a duplicate, or a retry that should not have happened, would land within this
+
+# Which stack a scenario runs on (local/gameday.py starts each the first time a scenario needs it).
+QUIET = "quiet"  # $WORKERS environments; pings and alarm evaluations only when a scenario asks: exact counts
+UNDER_LOAD = "under load"  # one environment per concurrent customer, pings on schedule, alarms evaluated
+
+# A scenario may hand back a last step that needs time to pass (an alarm's period): the game day runs it after
+# the other scenarios instead of idling.
+Finish = Callable[[], None] | None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    run: Callable[[Drill, Row], Finish]
+    stack: str = QUIET
+
+
+def alarm_period_s(name: str) -> float:
+    """The evaluation period of alarm ``name`` in template.yaml (its own, or its metrics' for metric math)."""
+    props = alarm_definitions()[name][1]["Properties"]
+    periods = [q["MetricStat"].get("Period", 60) for q in props.get("Metrics", []) if "MetricStat" in q]
+    return float(props.get("Period") or max(periods))
 
 
 def order_questions() -> list[tuple[str, str | None]]:
@@ -54,93 +96,197 @@ def _circuit_state(drill: Drill, service: str) -> str:
     return drill.circuits().get(service, {}).get("state", "CLOSED")
 
 
-def heal_and_close(drill: Drill, row: Row, service: str, traffic: Callable[[], object]) -> None:
-    """Heal ``service``, keep ``traffic`` and the health pings going, and time until one probe closes it.
+def heal_and_close(
+    drill: Drill, row: Row, service: str, traffic: Callable[[], object], ping: bool = True
+) -> dict | None:
+    """Heal ``service``, keep ``traffic`` (and, with ``ping``, health pings) going, and time until one probe
+    closes it; the closed circuit's item, or None.
 
-    The chat routes around an open circuit without calling it; the health ping is the fleet's probe."""
+    Once the open period is over, a chat request or a health ping may probe: one caller in the fleet wins
+    the probe lease, every other one keeps taking the fallback until the probe closes the circuit."""
     healed_at = time.time()
     drill.fault(service, "ok")
     closed = drill.wait_until(
         lambda: drill.circuits().get(service, {}).get("state") == "CLOSED" and drill.circuits()[service],
         timeout_s=_open_seconds(service, drill) * 4 + 15,
         every_s=0.1,
-        tick=lambda: (traffic(), drill.local("POST", "ping")),
+        tick=lambda: (traffic(), drill.local("POST", "ping") if ping else None),
     )
     if not row.expect(f"{service} circuit closes after healing", closed, "still open"):
-        return
+        return None
     row.close_s = closed["updated_at"] - healed_at
     probes = drill.probe_calls(service, REGISTRY[service].metric_prefix, healed_at, closed["updated_at"])
     row.expect(f"{service} closed through one probe", probes == 1, f"{probes} calls went through before it closed")
+    expect_one_lease(drill, row, service, healed_at)
+    return closed
 
 
-def publish_alarms(drill: Drill, row: Row, names: list[str]) -> list[str]:
-    """Evaluate ``names`` on the emitted metrics and publish those in ALARM, as CloudWatch would."""
-    tripped = []
-    for name in names:
-        evaluation = drill.local("GET", "alarms", name=name)[name]
-        row.notes.append(f"{name}: {evaluation['state']} ({evaluation['reason']})")
-        if evaluation["state"] == "ALARM":
-            drill.local("POST", f"alarms/{name}", {"state": "ALARM"})
-            tripped.append(name)
-    return tripped
-
-
-def wait_notifications(drill: Drill, slack: int, pagerduty: int) -> dict:
-    drill.wait_until(
-        lambda: (
-            (n := drill.local("GET", "notifications")) and len(n["slack"]) >= slack and len(n["pagerduty"]) >= pagerduty
-        ),
-        timeout_s=15,
+def expect_one_lease(drill: Drill, row: Row, service: str, healed_at: float) -> None:
+    """The workers' own log agrees: one probe lease granted fleet-wide, and its holder closed the circuit."""
+    moves = [(t["worker"], t["to_state"]) for t in drill.transitions(service, since=healed_at - LOG_CLOCK_SLACK_S)]
+    leases = [worker for worker, state in moves if state == "HALF_OPEN"]
+    closers = [worker for worker, state in moves if state == "CLOSED"]
+    row.expect(
+        f"{service}: one probe lease, closed by its holder",
+        len(leases) == 1 and closers == leases,
+        f"transitions since healing: {moves}",
     )
-    time.sleep(1.5)  # a duplicate, or a retry that should not have happened, would land right behind
-    return drill.local("GET", "notifications")
 
 
 # ---------------------------------------------------------------------------------------------- 1
 
 
-def block_order_service(drill: Drill, row: Row) -> None:
-    """Block order_service: graceful degradation, fleet-wide open after its threshold, the alarm path."""
+def block_order_service(drill: Drill, row: Row) -> Finish:
+    """Block order_service while a fleet is busy: graceful degradation, the circuit opens fleet-wide, the
+    design's OrderServiceAvailability alarm trips on the errors the fleet really emitted, Slack and PagerDuty
+    hear it once, and after healing the alarm's own evaluation turns it OK and resolves the incident.
+
+    Runs on the busy stack (``UNDER_LOAD``): one environment per concurrent customer, health pings on the
+    template's schedule, every alarm evaluated continuously; order_service answers in ORDER_BASELINE_MS and
+    each customer paces its messages. The breaker bounds the failing calls to about one per environment
+    still acting on a CLOSED snapshot (up to STATE_CACHE_TTL_S old) when the dependency breaks, so the
+    alarm's "more than 10 in a minute" needs more than 10 busy environments; 2 never trip it.
+    """
     drill.fresh_fleet()
-    drill.local("DELETE", "metrics")
-    started = time.time()
-    drill.fault("order_service", "down")
-    load = drill.load(order_questions(), seconds=4)
-    row.replies += load
-    circuit = drill.circuits().get("order_service", {})
-    row.reached = drill.calls("order_service")
-    if row.expect("order_service circuit opens", circuit.get("state") == "OPEN", str(circuit.get("state"))):
-        row.open_s = circuit["opened_at"] - started
-    row.expect(
-        f"opens after {ORDER.breaker.failure_threshold} failures fleet-wide",
-        row.reached <= ORDER.breaker.failure_threshold + drill.workers - 1,
-        f"{row.reached} calls reached it ({drill.workers} environments, each may act on a snapshot "
-        f"up to {CACHE_TTL_S:g} s old)",
+    messages = order_questions()
+    drill.load(messages, count=drill.workers * 3)  # every environment warm: clients built, snapshot loaded
+    drill.fault("order_service", "slow", latency_ms=ORDER_BASELINE_MS)
+    failures_before = drill.failures("order_service")
+    blocked: list[float] = []
+
+    def block() -> None:
+        drill.fault("order_service", "down")
+        blocked.append(time.time())  # once the control API answered, every new connection is reset
+
+    timer = threading.Timer(STEADY_LOAD_S, block)
+    timer.start()
+    load = drill.load(
+        messages,
+        seconds=STEADY_LOAD_S + min(BLOCKED_LOAD_S, 0.6 * _open_seconds("order_service", drill)),
+        pace_s=CUSTOMER_PACE_S,
     )
-    wrong = [r for r in load if r.body and r.body.get("degraded_reason") != ORDER.unavailable_reason]
-    row.expect("every answer names order_service_unavailable", not wrong, f"{len(wrong)} did not")
-    fabricated = [r for r in load if r.body and r.body.get("orders")]
+    timer.join()
+    row.replies += load
+    blocked_at = blocked[0]
+    in_flight = sum(1 for r in load if r.started_at < blocked_at < r.started_at + r.latency_s)
+    row.reached = drill.failures("order_service") - failures_before
+
+    circuit = drill.circuits().get("order_service", {})
+    if not row.expect("order_service circuit opens", circuit.get("state") == "OPEN", str(circuit.get("state"))):
+        return None
+    opened_at = circuit["opened_at"]
+    row.open_s = opened_at - blocked_at
+    openings = [
+        e
+        for e in drill.log_events("circuit_transition")
+        if e.get("circuit") == "order_service" and e.get("to_state") == "OPEN" and e.get("from_state") == "CLOSED"
+    ]
+    counted = [e.get("failures", 0) for e in openings]
+    row.expect(
+        "opened once fleet-wide, when the shared count reached the threshold",
+        len(openings) == 1 and counted[0] >= ORDER.breaker.failure_threshold,
+        f"CLOSED -> OPEN written {len(openings)} times, failures counted {counted}",
+    )
+    errors = drill.metric_points(ORDER_FAILURE_METRICS, since=blocked_at - 1)
+    late = [p for p in errors if p["at"] > opened_at + CACHE_TTL_S + LATE_SLACK_S]
+    row.expect(
+        f"no call to order_service once every environment's snapshot ({CACHE_TTL_S:g} s) shows it open",
+        not late,
+        f"{len(late)} failures after opened_at + {CACHE_TTL_S:g} s",
+    )
+    row.expect(
+        "every failing call was emitted as OrderServiceError/OrderServiceTimeout",
+        len(errors) == row.reached,
+        f"{len(errors)} datapoints for {row.reached} failed calls",
+    )
+    after = [r for r in load if r.started_at >= blocked_at]
+    wrong = [r for r in after if not r.body or r.body.get("degraded_reason") != ORDER.unavailable_reason]
+    row.expect("every answer after the block names order_service_unavailable", not wrong, f"{len(wrong)} did not")
+    fabricated = [r for r in after if r.body and r.body.get("orders")]
     row.expect("no order data fabricated", not fabricated, f"{len(fabricated)} answers held orders")
-    escalation = [r for r in load if r.body and any(a.get("type") == "escalation" for a in r.body.get("actions", []))]
-    row.expect("escalation offered", len(escalation) == len(load), f"{len(escalation)}/{len(load)}")
+    escalation = [r for r in after if r.body and any(a.get("type") == "escalation" for a in r.body.get("actions", []))]
+    row.expect("escalation offered", len(escalation) == len(after), f"{len(escalation)}/{len(after)}")
+    timeouts = {e["worker"] for e in drill.log_events("state_store_degraded")}
+    if timeouts:
+        row.notes.append(f"state store timed out for {len(timeouts)} environments: {sorted(timeouts)}")
+    row.notes.append(
+        f"{drill.workers} environments, {in_flight} requests in flight at the block; {row.reached} calls failed "
+        f"before every environment saw the open circuit (each acts on a snapshot up to {CACHE_TTL_S:g} s old); "
+        f"the opening write counted {counted[0] if counted else '-'} failures fleet-wide"
+    )
 
-    alarms = [ORDER_SERVICE_AVAILABILITY, ORDER.circuit_open_alarm]
-    tripped = publish_alarms(drill, row, alarms)
-    row.expect("an order_service alarm trips on the emitted metrics", tripped, "none in ALARM")
-    notes = wait_notifications(drill, len(tripped), len(tripped))
-    triggers = [p for p in notes["pagerduty"] if p.get("event_action") == "trigger"]
-    row.expect("each alarm reaches Slack once", len(notes["slack"]) == len(tripped), f"{len(notes['slack'])} posts")
-    row.expect("each alarm pages PagerDuty once", len(triggers) == len(tripped), f"{len(triggers)} triggers")
+    # The alarm: evaluated by the stack on the emitted metrics and published by it, as CloudWatch would.
+    arns = {name: drill.alarm_arn(name) for name in ORDER_ALARMS}
+    raised = drill.wait_until(
+        lambda: all(drill.alarm_news(n, arns[n]).count("slack", "ALARM") for n in ORDER_ALARMS),
+        timeout_s=ALARM_WAIT_S,
+    )
+    time.sleep(DUPLICATE_WAIT_S)  # a duplicate, or a retry that should not have happened, would land right behind
+    evaluation = drill.local("GET", "alarms", name=ORDER_SERVICE_AVAILABILITY)[ORDER_SERVICE_AVAILABILITY]
+    row.notes.append(f"{ORDER_SERVICE_AVAILABILITY}: {evaluation['state']} ({evaluation['reason']})")
+    row.expect(
+        f"{ORDER_SERVICE_AVAILABILITY} went ALARM on the evaluated metrics",
+        raised and evaluation.get("last_published") == "ALARM",
+        f"published {evaluation.get('last_published')}, datapoints {evaluation.get('datapoints')}",
+    )
+    for name in ORDER_ALARMS:
+        news = drill.alarm_news(name, arns[name])
+        row.expect(f"{name}: one ALARM message in Slack", news.count("slack", "ALARM") == 1, str(news.slack))
+        row.expect(
+            f"{name}: one PagerDuty trigger, dedup_key = its ARN", news.count("pagerduty", "trigger") == 1, str(news)
+        )
+        if name == ORDER_SERVICE_AVAILABILITY and news.first("slack", "ALARM"):
+            row.notes.append(
+                f"{name}: Slack heard ALARM {news.first('slack', 'ALARM') - blocked_at:.1f} s after the block"
+            )
 
-    heal_and_close(drill, row, "order_service", lambda: drill.chat(*order_questions()[0]))
-    drill.local("DELETE", "notifications")
-    for name in tripped:
-        drill.local("POST", f"alarms/{name}", {"state": "OK"})
-    notes = wait_notifications(drill, len(tripped), len(tripped))
-    resolves = [p for p in notes["pagerduty"] if p.get("event_action") == "resolve"]
-    row.expect("OK resolves each incident", len(resolves) == len(tripped), f"{len(resolves)} resolves")
-    answer = drill.chat(*order_questions()[0])
-    row.expect("order tracking works again", answer.body and not answer.degraded, str(answer.body)[:120])
+    closed = heal_and_close(drill, row, "order_service", lambda: drill.load(messages, count=drill.workers), ping=False)
+    time.sleep(CACHE_TTL_S + 0.1)  # every environment's circuit snapshot is at most this old
+    again = drill.load(messages, count=drill.workers)
+    row.replies += again
+    degraded = [r.worker for r in again if not r.body or r.degraded]
+    row.expect(
+        f"every environment tracks orders again within {CACHE_TTL_S:g} s of the close", not degraded, str(degraded)
+    )
+    # An alarm turns OK once a whole period holds nothing that breaches it: the availability alarm one period
+    # after the last failed call; the circuit alarm one period after the probe (the pings' CircuitOpen 0
+    # then fill its window).
+    quiet_since = {
+        ORDER_SERVICE_AVAILABILITY: max((p["at"] for p in errors), default=blocked_at),
+        ORDER.circuit_open_alarm: closed["updated_at"] if closed else time.time(),
+    }
+
+    def resolved() -> None:
+        """After its period without breaching datapoints, each alarm's evaluation turns OK: Slack gets one OK
+        message and PagerDuty one resolve under the same dedup_key."""
+        for name in ORDER_ALARMS:
+            deadline = quiet_since[name] + alarm_period_s(name) + ALARM_WAIT_S
+            drill.wait_until(
+                lambda name=name: drill.alarm_news(name, arns[name]).count("slack", "OK"),
+                timeout_s=max(0.0, deadline - time.time()),
+                every_s=1.0,
+            )
+        time.sleep(DUPLICATE_WAIT_S)
+        for name in ORDER_ALARMS:
+            news = drill.alarm_news(name, arns[name])
+            row.expect(f"{name}: after healing, one OK message in Slack", news.count("slack", "OK") == 1, str(news))
+            row.expect(
+                f"{name}: one PagerDuty resolve with the same dedup_key",
+                news.count("pagerduty", "resolve") == 1,
+                str(news.pagerduty),
+            )
+            row.expect(
+                f"{name}: still one ALARM message and one trigger",
+                news.count("slack", "ALARM") == 1 and news.count("pagerduty", "trigger") == 1,
+                str(news),
+            )
+            ok_at = news.first("slack", "OK")
+            if ok_at is not None:
+                row.notes.append(
+                    f"{name}: OK in Slack {ok_at - quiet_since[name]:.0f} s after its last breaching event"
+                )
+
+    return resolved
 
 
 # ---------------------------------------------------------------------------------------------- 2
@@ -399,18 +545,20 @@ def heal_everything(drill: Drill, row: Row) -> None:
         if probes != 1:
             extra[service] = probes
     row.expect("each circuit closed through exactly one probe", not extra, str(extra))
+    for service in SERVICE_NAMES:
+        expect_one_lease(drill, row, service, healed_at)
     healthy = drill.load([(m, "cust-0002") for m in intent_messages().values()], count=8)
     row.replies += healthy
     degraded = [r.body.get("degraded_reason") for r in healthy if r.degraded]
     row.expect("full service afterwards", not degraded, str(degraded))
 
 
-SCENARIOS: list[tuple[str, Callable[[Drill, Row], None]]] = [
-    ("1 block order_service", block_order_service),
-    ("2 order_service slow 3 s", slow_order_service),
-    ("3 state store slow, then cut", state_store_trouble),
-    ("4 LLM throttled, then down", saturate_llm),
-    ("5 matrix pairs and triples", matrix_combinations),
-    ("6 kill a worker mid-load", kill_a_worker),
-    ("7 heal everything", heal_everything),
+SCENARIOS: list[Scenario] = [
+    Scenario("1 block order_service", block_order_service, UNDER_LOAD),
+    Scenario("2 order_service slow 3 s", slow_order_service),
+    Scenario("3 state store slow, then cut", state_store_trouble),
+    Scenario("4 LLM throttled, then down", saturate_llm),
+    Scenario("5 matrix pairs and triples", matrix_combinations),
+    Scenario("6 kill a worker mid-load", kill_a_worker),
+    Scenario("7 heal everything", heal_everything),
 ]
