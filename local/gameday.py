@@ -31,7 +31,7 @@ if importlib.util.find_spec("mangaassist") is None:
     sys.path.insert(0, str(LAYER))
 
 from local.gameday_drill import Drill, Row  # noqa: E402
-from local.gameday_scenarios import QUIET, SCENARIOS, UNDER_LOAD, Scenario  # noqa: E402
+from local.gameday_scenarios import QUIET, SCENARIOS, UNDER_LOAD, Scenario, warm_fleet  # noqa: E402
 from local.stack_process import StackProcess  # noqa: E402
 from local.template_resources import function_properties  # noqa: E402
 
@@ -113,7 +113,9 @@ class Stacks:
                 f"at {stack.url} (logs: {stack.log_path}, {log_dir / 'workers.log'})",
                 flush=True,
             )
-            self.started[kind] = (stack, Drill(stack, self.sizes[kind], self.time_scale, log_dir))
+            drill = Drill(stack, self.sizes[kind], self.time_scale, log_dir)
+            warm_fleet(drill)
+            self.started[kind] = (stack, drill)
         return self.started[kind][1]
 
     def stop(self) -> list[StackProcess]:

@@ -6,6 +6,7 @@ Everything goes through the stack's HTTP API (the chat routes and /_local), as a
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import threading
 import time
@@ -34,6 +35,7 @@ RAW_ERROR_MARKERS = (
 )
 
 
+PACE_SEED = 36  # paced clients' jitter: seeded, so a game day repeats its traffic
 # Powertools' log timestamp: "2026-11-27 03:47:38,146+0000".
 LOG_TIME_FORMAT = "%Y-%m-%d %H:%M:%S,%f%z"
 
@@ -311,8 +313,12 @@ class Drill:
         pace_s: float = 0.0,
     ) -> list[Reply]:
         """Send ``messages`` round-robin from ``concurrency`` clients (default: one per worker, so nothing
-        queues in front of the fleet) for ``seconds``, ``count`` requests or ``until`` holds; with ``pace_s``
-        each client starts at most one request per ``pace_s`` seconds (a customer reads the answer first)."""
+        queues in front of the fleet) for ``seconds``, ``count`` requests or ``until`` holds.
+
+        With ``pace_s`` each client is a customer who reads the answer before writing again: it starts a
+        request every ``pace_s`` seconds on average, uniformly jittered by half of it (a seeded random per
+        client, so runs repeat). Without the jitter the front's least-recently-used rotation hands each
+        environment a request at a fixed phase, which locks the fleet's snapshot refreshes in step."""
         concurrency = concurrency or self.workers
         replies: list[Reply] = []
         lock = threading.Lock()
@@ -321,6 +327,7 @@ class Drill:
         stop = threading.Event()
 
         def client(number: int) -> None:
+            jitter = random.Random(PACE_SEED + number)
             # Paced clients start spread over one pace, so arrivals are even instead of in lock-step bursts.
             if pace_s:
                 stop.wait(number * pace_s / concurrency)
@@ -340,7 +347,7 @@ class Drill:
                 if until is not None and until():
                     stop.set()
                 if pace_s:
-                    stop.wait(max(0.0, began + pace_s - time.monotonic()))
+                    stop.wait(max(0.0, began + pace_s * jitter.uniform(0.5, 1.5) - time.monotonic()))
 
         threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(concurrency)]
         for thread in threads:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from local.gameday_drill import Drill, Reply, Row, customers, event_message
 from local.template_resources import alarm_definitions, function_environment
+from mangaassist.aws_clients import HOT_PATH_CONFIG
+from mangaassist.chat.banner import BANNER_CACHE_S
 from mangaassist.chat.intents import Intent
 from mangaassist.chat.policy import BUDGET_S, choose
 from mangaassist.health.pinger import BANNER_AFTER_S
@@ -28,6 +30,7 @@ SEED_MATRIX = ("recommendations", "catalog", "order_service", "returns_service",
 OVERHEAD_S = 0.75
 FAST_S = 0.5
 CACHE_TTL_S = float(function_environment("ChatFunction")["STATE_CACHE_TTL_S"])
+CHAT_BANNER_CACHE_S = float(function_environment("ChatFunction").get("BANNER_CACHE_S") or BANNER_CACHE_S)
 # Log lines carry millisecond timestamps; a transition logged in the same millisecond as healing still counts.
 LOG_CLOCK_SLACK_S = 0.001
 # A call decided on a snapshot just before it expired still fails a moment later (a reset takes milliseconds).
@@ -35,6 +38,10 @@ LATE_SLACK_S = 0.25
 ORDER_FAILURE_METRICS = (ORDER.error_metric, ORDER.timeout_metric)
 ORDER_ALARMS = (ORDER_SERVICE_AVAILABILITY, ORDER.circuit_open_alarm)
 STEADY_LOAD_S = 1.0  # traffic before the block, so every environment is busy when it comes
+# A blocked dependency (a security group or network ACL that drops its packets, as AWS FIS's
+# disrupt-connectivity does) answers nothing: each call waits out its 1 s timeout. Until the first of them
+# time out, no failure is counted anywhere, so every request of that second calls order_service.
+BLOCK_MODE = "hang"
 # A healthy order service's answer time (the simulator's slow mode, far under the 900 ms slow-call mark): the
 # busy fleet's requests spend it inside order_service, as in production, instead of answering in 5 ms.
 ORDER_BASELINE_MS = 150
@@ -86,6 +93,20 @@ def intent_messages() -> dict[Intent, str]:
         Intent.GREETING: event_message("chat_greeting"),
         Intent.OPEN_ENDED: event_message("chat_open_ended"),
     }
+
+
+def bound_s(spec) -> float:
+    """The longest a customer may wait on a dependency that does not answer: its timeout plus overhead."""
+    return spec.timeout_ms / 1000 + OVERHEAD_S
+
+
+def warm_fleet(drill: Drill) -> None:
+    """Every environment answers each intent a few times, healthy: game days measure a warm fleet, as in
+    production; a cold environment's first answer (clients, FAQ document) costs some 0.4 s of its own."""
+    messages = [
+        (m, c) for m, c in zip(intent_messages().values(), itertools.cycle([None, *customers(3)]), strict=False)
+    ]
+    drill.load(messages, count=len(messages) * drill.workers * 2)
 
 
 def _open_seconds(service: str, drill: Drill) -> float:
@@ -143,20 +164,20 @@ def block_order_service(drill: Drill, row: Row) -> Finish:
 
     Runs on the busy stack (``UNDER_LOAD``): one environment per concurrent customer, health pings on the
     template's schedule, every alarm evaluated continuously; order_service answers in ORDER_BASELINE_MS and
-    each customer paces its messages. The breaker bounds the failing calls to about one per environment
-    still acting on a CLOSED snapshot (up to STATE_CACHE_TTL_S old) when the dependency breaks, so the
-    alarm's "more than 10 in a minute" needs more than 10 busy environments; 2 never trip it.
+    each customer paces its messages. The block drops order_service's packets (BLOCK_MODE): the breaker
+    cannot count a failure before the first calls time out, so the failing calls are the calls in flight
+    by then, at most one per busy environment. The alarm's "more than 10 in a minute" therefore needs
+    more than 10 busy environments; the quiet stack's 2 never trip it.
     """
     drill.fresh_fleet()
     messages = order_questions()
-    drill.load(messages, count=drill.workers * 3)  # every environment warm: clients built, snapshot loaded
     drill.fault("order_service", "slow", latency_ms=ORDER_BASELINE_MS)
     failures_before = drill.failures("order_service")
     blocked: list[float] = []
 
     def block() -> None:
-        drill.fault("order_service", "down")
-        blocked.append(time.time())  # once the control API answered, every new connection is reset
+        drill.fault("order_service", BLOCK_MODE)
+        blocked.append(time.time())  # once the control API answered, every new call hangs
 
     timer = threading.Timer(STEADY_LOAD_S, block)
     timer.start()
@@ -168,7 +189,6 @@ def block_order_service(drill: Drill, row: Row) -> Finish:
     timer.join()
     row.replies += load
     blocked_at = blocked[0]
-    in_flight = sum(1 for r in load if r.started_at < blocked_at < r.started_at + r.latency_s)
     row.reached = drill.failures("order_service") - failures_before
 
     circuit = drill.circuits().get("order_service", {})
@@ -176,6 +196,7 @@ def block_order_service(drill: Drill, row: Row) -> Finish:
         return None
     opened_at = circuit["opened_at"]
     row.open_s = opened_at - blocked_at
+    in_flight = sum(1 for r in load if r.started_at < opened_at < r.started_at + r.latency_s)
     openings = [
         e
         for e in drill.log_events("circuit_transition")
@@ -188,11 +209,13 @@ def block_order_service(drill: Drill, row: Row) -> Finish:
         f"CLOSED -> OPEN written {len(openings)} times, failures counted {counted}",
     )
     errors = drill.metric_points(ORDER_FAILURE_METRICS, since=blocked_at - 1)
-    late = [p for p in errors if p["at"] > opened_at + CACHE_TTL_S + LATE_SLACK_S]
+    # A timed-out call started its timeout earlier than its datapoint; a reset one a moment earlier.
+    waited_s = {ORDER.timeout_metric: ORDER.timeout_ms / 1000, ORDER.error_metric: 0.0}
+    late = [p for p in errors if p["at"] - waited_s[p["name"]] > opened_at + CACHE_TTL_S + LATE_SLACK_S]
     row.expect(
-        f"no call to order_service once every environment's snapshot ({CACHE_TTL_S:g} s) shows it open",
+        f"no call to order_service starts once every environment's snapshot ({CACHE_TTL_S:g} s) shows it open",
         not late,
-        f"{len(late)} failures after opened_at + {CACHE_TTL_S:g} s",
+        f"{len(late)} failed calls started after opened_at + {CACHE_TTL_S:g} s",
     )
     row.expect(
         "every failing call was emitted as OrderServiceError/OrderServiceTimeout",
@@ -200,6 +223,15 @@ def block_order_service(drill: Drill, row: Row) -> Finish:
         f"{len(errors)} datapoints for {row.reached} failed calls",
     )
     after = [r for r in load if r.started_at >= blocked_at]
+    slowest = max((r.latency_s for r in after), default=0.0)
+    # A call that timed out then counts its failure and may open the circuit: two state-store writes, each
+    # bounded by the hot-path client's timeouts (16 environments write at the same moment on 2 cores).
+    bound = bound_s(ORDER) + 2 * (HOT_PATH_CONFIG.connect_timeout + HOT_PATH_CONFIG.read_timeout)
+    row.expect(
+        f"nobody waits longer than the {ORDER.timeout_ms} ms timeout plus the breaker's two store writes",
+        slowest <= bound,
+        f"max {slowest:.2f} s (bound {bound:.2f} s)",
+    )
     wrong = [r for r in after if not r.body or r.body.get("degraded_reason") != ORDER.unavailable_reason]
     row.expect("every answer after the block names order_service_unavailable", not wrong, f"{len(wrong)} did not")
     fabricated = [r for r in after if r.body and r.body.get("orders")]
@@ -210,9 +242,9 @@ def block_order_service(drill: Drill, row: Row) -> Finish:
     if timeouts:
         row.notes.append(f"state store timed out for {len(timeouts)} environments: {sorted(timeouts)}")
     row.notes.append(
-        f"{drill.workers} environments, {in_flight} requests in flight at the block; {row.reached} calls failed "
-        f"before every environment saw the open circuit (each acts on a snapshot up to {CACHE_TTL_S:g} s old); "
-        f"the opening write counted {counted[0] if counted else '-'} failures fleet-wide"
+        f"{drill.workers} environments; {row.reached} calls hung until their timeout, {in_flight} of them still "
+        f"in flight when the circuit opened ({row.open_s:.2f} s after the block, the opening write counting "
+        f"{counted[0] if counted else '-'} failures fleet-wide); slowest answer {slowest:.2f} s"
     )
 
     # The alarm: evaluated by the stack on the emitted metrics and published by it, as CloudWatch would.
@@ -312,7 +344,7 @@ def slow_order_service(drill: Drill, row: Row) -> None:
     row.open_s = opened[0] - started
     before = [r for r in load if r.started_at < opened[0]]
     after = [r for r in load if r.started_at > opened[0] + CACHE_TTL_S]
-    bound = ORDER.timeout_ms / 1000 + OVERHEAD_S
+    bound = bound_s(ORDER)
     slowest = max((r.latency_s for r in before), default=0.0)
     row.expect(
         f"until open, latency bounded by the {ORDER.timeout_ms} ms timeout", slowest <= bound, f"max {slowest:.2f} s"
@@ -409,9 +441,14 @@ def saturate_llm(drill: Drill, row: Row) -> None:
     )
     row.expect("maintenance banner shown once the LLM is down past the delay", shown, "no banner")
     row.expect("banner not shown before the delay", banner_s >= banner_after, f"{banner_s:.1f} s")
-    with_banner = drill.chat(*messages[0])
-    row.replies.append(with_banner)
-    row.expect("chat answers carry the banner", with_banner.body and with_banner.body.get("banner"), "no banner")
+    # Each environment reads the banner at most every BANNER_CACHE_S; after that, every answer carries it.
+    time.sleep(CHAT_BANNER_CACHE_S)
+    with_banner = drill.load(messages, count=drill.workers)
+    row.replies += with_banner
+    missing = [r.worker for r in with_banner if not (r.body and r.body.get("banner"))]
+    row.expect(
+        f"within {CHAT_BANNER_CACHE_S:g} s every environment's answers carry the banner", not missing, str(missing)
+    )
     row.reached = drill.calls("llm")
 
     healed_at = time.time()
