@@ -275,6 +275,8 @@ class Worker:
             reply = None
         if reply is None:
             self.dead = True
+            with contextlib.suppress(OSError):
+                self.sock.close()
             return done("died", error={"errorType": "Runtime.ExitError", "errorMessage": "worker process exited"})
         if reply.get("ok"):
             return done("ok", result=reply.get("result"))
@@ -376,8 +378,15 @@ class WorkerPool:
                 self._replace(worker)
 
     def _replace(self, dead: Worker) -> None:
-        with contextlib.suppress(OSError):
-            dead.sock.close()
+        # Reap it first: its end of the socket pair closes with it, so an invocation in flight sees EOF now.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            dead.process.wait(timeout=5)
+        with self._cond:
+            if not dead.busy:
+                # Never under an invocation in flight: closing a socket another thread waits on does not wake
+                # it, and the next socket pair may reuse the number; that invocation closes it itself.
+                with contextlib.suppress(OSError):
+                    dead.sock.close()
         print(f"[local] {dead.name} (pid {dead.pid}) exited with {dead.process.returncode}; starting a new one")
         try:
             fresh = self._spawn()
