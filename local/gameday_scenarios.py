@@ -45,8 +45,8 @@ BLOCK_MODE = "hang"
 # A healthy order service's answer time (the simulator's slow mode, far under the 900 ms slow-call mark): the
 # busy fleet's requests spend it inside order_service, as in production, instead of answering in 5 ms.
 ORDER_BASELINE_MS = 150
-# Each simulated customer sends at most one message per this many seconds: 16 of them are about 64 messages
-# a second. Without it, 16 clients pump 700 degraded answers a second through a 2-core machine, and the
+# Each simulated customer sends a message every this many seconds on average: 16 of them are about 64
+# messages a second. Without it, 16 clients pump 700 degraded answers a second through a 2-core machine, and the
 # stack process (front, fault proxies, metric parsing) answers DynamoDB calls slower than the 0.5 s hot-path
 # timeout: every environment then runs on its snapshot for 5 s, which is a local artefact, not the scenario.
 CUSTOMER_PACE_S = 0.25
