@@ -221,6 +221,8 @@ def test_functions_run_python_313_on_arm64_with_tracing_and_powertools_settings(
     shared = globals_["Environment"]["Variables"]
     assert shared["POWERTOOLS_METRICS_NAMESPACE"] == METRIC_NAMESPACE
     assert shared["POWERTOOLS_TRACE_DISABLED"] == "false"
+    assert shared["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert shared["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
     assert shared["STATE_CACHE_TTL_S"] == "1"
     assert environment("ChatFunction")["POWERTOOLS_SERVICE_NAME"] == slo.CHAT_SERVICE
     names = {environment(fn)["POWERTOOLS_SERVICE_NAME"] for fn in FUNCTIONS}

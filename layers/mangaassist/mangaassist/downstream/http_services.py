@@ -8,6 +8,7 @@ breaker once and the orchestrator takes its fallback.
 
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 import os
 import time
@@ -31,6 +32,7 @@ from mangaassist.breaker import (
 )
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.models import Order, PingResult, Product, Profile, Promotion, ReturnCase
+from mangaassist.observability import remote_call
 from mangaassist.registry import ServiceSpec
 
 logger = logging.getLogger("mangaassist.downstream")
@@ -43,9 +45,32 @@ USER_AGENT = "MangaAssist-chat/1.0"
 M = TypeVar("M", bound=BaseModel)
 
 
+class NoCookies(http.cookiejar.CookiePolicy):
+    """Stores and sends no cookie: the session serves every customer of the environment in turn."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = False
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: Any) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: Any) -> bool:
+        return False
+
+
 def pooled_session(pool_maxsize: int = 10) -> requests.Session:
     """A keep-alive session shared by every service; urllib3 retries off because the breaker decides."""
     session = requests.Session()
+    # A Set-Cookie from a downstream service answering one customer would otherwise ride along on the next
+    # customer's calls (a session cookie, a sticky route, a login) for the life of the execution environment.
+    session.cookies.set_policy(NoCookies())
     adapter = HTTPAdapter(pool_connections=16, pool_maxsize=pool_maxsize, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -138,15 +163,19 @@ class HttpDownstream:
         if base is None:
             return PingResult(ok=False, latency_ms=0.0, error_class="not_configured")
         started = time.perf_counter()
-        try:
-            response = self.session.get(base + spec.health_path, timeout=(timeout_s, timeout_s), allow_redirects=False)
-        except requests.Timeout:
-            return PingResult(ok=False, latency_ms=_since(started), error_class="timeout")
-        except requests.ConnectionError as err:
-            error_class = "timeout" if _is_read_timeout(err) else "connection"
-            return PingResult(ok=False, latency_ms=_since(started), error_class=error_class)
-        except requests.RequestException:
-            return PingResult(ok=False, latency_ms=_since(started), error_class="request_error")
+        with remote_call(service, "GET") as trace:
+            try:
+                response = self.session.get(
+                    base + spec.health_path, timeout=(timeout_s, timeout_s), allow_redirects=False
+                )
+            except requests.Timeout:
+                return PingResult(ok=False, latency_ms=_since(started), error_class="timeout")
+            except requests.ConnectionError as err:
+                error_class = "timeout" if _is_read_timeout(err) else "connection"
+                return PingResult(ok=False, latency_ms=_since(started), error_class=error_class)
+            except requests.RequestException:
+                return PingResult(ok=False, latency_ms=_since(started), error_class="request_error")
+            trace.answered(response.status_code)
         latency_ms = _since(started)
         status = response.status_code
         if status == 200:
@@ -180,7 +209,8 @@ class HttpDownstream:
     ) -> Any:
         spec = self._spec(service)
         if deadline.remaining() < MIN_CALL_S:
-            logger.warning("deadline_exhausted", extra={"service": service, "path": path})
+            # Not the path: it holds the customer's id (/customers/{sub}/orders).
+            logger.warning("deadline_exhausted", extra={"service": service, "method": method})
             raise ServiceUnavailableError(service, FailureKind.TIMEOUT)
         timeout_s = deadline.timeout_for(spec.timeout_ms)
         return self.breakers.call(service, self._request, spec, method, path, timeout_s, params, payload, parse)
@@ -200,23 +230,27 @@ class HttpDownstream:
         base = self.base_url(name)
         if base is None:
             raise DependencyError(name, f"{spec.url_env} is not set")
-        try:
-            response = self.session.request(
-                method,
-                base + path,
-                params=params,
-                json=payload,
-                timeout=(timeout_s, timeout_s),
-                allow_redirects=False,
-            )
-        except requests.Timeout as err:
-            raise DependencyTimeoutError(name, f"no answer within {timeout_s:.3f}s") from err
-        except requests.ConnectionError as err:
-            if _is_read_timeout(err):
-                raise DependencyTimeoutError(name, f"no answer within {timeout_s:.3f}s") from err
-            raise DependencyError(name, f"connection failed ({type(err).__name__})") from err
-        except requests.RequestException as err:
-            raise DependencyError(name, f"request failed ({type(err).__name__})") from err
+        # `from None` below: requests' exception texts repeat the URL, whose path holds the customer's id, and a
+        # chained cause would print it in any traceback that reaches a log line.
+        with remote_call(name, method) as trace:
+            try:
+                response = self.session.request(
+                    method,
+                    base + path,
+                    params=params,
+                    json=payload,
+                    timeout=(timeout_s, timeout_s),
+                    allow_redirects=False,
+                )
+            except requests.Timeout:
+                raise DependencyTimeoutError(name, f"no answer within {timeout_s:.3f}s") from None
+            except requests.ConnectionError as err:
+                if _is_read_timeout(err):
+                    raise DependencyTimeoutError(name, f"no answer within {timeout_s:.3f}s") from None
+                raise DependencyError(name, f"connection failed ({type(err).__name__})") from None
+            except requests.RequestException as err:
+                raise DependencyError(name, f"request failed ({type(err).__name__})") from None
+            trace.answered(response.status_code)
         status = response.status_code
         if status == 429:
             raise DependencyThrottledError(name, "HTTP 429", status_code=status)
