@@ -26,6 +26,7 @@ $(VENV)/.installed: requirements/dev.lock layers/mangaassist/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.lock
+	$(PY) -m mangaassist.understanding.encoder_pack >/dev/null
 	@touch $@
 
 .PHONY: venv
@@ -116,6 +117,14 @@ print-python:
 .PHONY: seed-faq
 seed-faq: $(VENV)/.installed ## upload the FAQ document to FAQ_BUCKET/FAQ_KEY (SEED_FAQ_ARGS=--create-bucket locally)
 	$(PY) scripts/seed_faq.py $(SEED_FAQ_ARGS)
+
+.PHONY: eval
+eval: $(VENV)/.installed ## intent and FAQ understanding on the dev and hold-out sets (bench/results/understanding.json)
+	$(PY) -m bench.understanding_eval
+
+.PHONY: vectors
+vectors: $(VENV)/.installed ## recompute the bundled FAQ document's and the intent examples' sentence vectors
+	$(PY) -m mangaassist.understanding.vectors_cli
 
 .PHONY: calibrate-faq
 calibrate-faq: $(VENV)/.installed ## print the FAQ matcher's no-match thresholds calibrated on development data

@@ -25,9 +25,11 @@ from local.template_resources import (
     resources_of_type,
     template,
 )
+from mangaassist.faq.vectors import vectors_key
 
 ROOT = Path(__file__).resolve().parent.parent
 FAQ_DOCUMENT = ROOT / "layers" / "mangaassist" / "mangaassist" / "faq" / "faq_templates.json"
+FAQ_VECTORS = FAQ_DOCUMENT.with_name("faq_templates.vectors.npz")
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "ap-northeast-1"
 
@@ -111,6 +113,8 @@ def provision(moto_url: str, refs: LocalRefs, secret_values: dict[str, str], sns
     if versioning:
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": versioning["Status"]})
     s3.put_object(Bucket=bucket, Key=refs["FaqKey"], Body=FAQ_DOCUMENT.read_bytes(), ContentType="application/json")
+    # The document's vectors beside it, as `make seed-faq` writes them: no worker embeds the FAQ at start.
+    s3.put_object(Bucket=bucket, Key=vectors_key(refs["FaqKey"]), Body=FAQ_VECTORS.read_bytes())
 
     sm = aws_client("secretsmanager", moto_url)
     for logical_id, res in resources_of_type("AWS::SecretsManager::Secret").items():

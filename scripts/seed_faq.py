@@ -1,6 +1,8 @@
-"""Uploads the FAQ document bundled in the layer to FAQ_BUCKET/FAQ_KEY (`make seed-faq`).
+"""Uploads the FAQ document bundled in the layer to FAQ_BUCKET/FAQ_KEY (`make seed-faq`), and its vectors.
 
-The document is validated first, so a broken file never reaches the bucket the chat reads. The S3
+The document is validated first, so a broken file never reaches the bucket the chat reads. Its sentence
+vectors are computed here, once per upload, and written beside it (`<key>.vectors.npz`, tied to the exact
+document bytes and the encoder), so no cold start ever embeds the FAQ. The S3
 endpoint comes from AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 like every other client (moto locally).
 
     FAQ_BUCKET=... [FAQ_KEY=faq/faq_templates.json] python scripts/seed_faq.py [--file PATH] [--create-bucket]
@@ -17,9 +19,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "layers" / "mangaassist"))
 
-from mangaassist.faq.bundled import BUNDLED_PATH  # noqa: E402
+from mangaassist.faq.bundled import BUNDLED_PATH, BUNDLED_VECTORS_PATH  # noqa: E402
 from mangaassist.faq.model import FaqDocument  # noqa: E402
 from mangaassist.faq.store import DEFAULT_KEY  # noqa: E402
+from mangaassist.faq.vectors import FaqVectors, embed_document, read_vectors, vectors_key  # noqa: E402
 
 
 def s3_client():
@@ -32,9 +35,23 @@ def s3_client():
     )
 
 
+def document_vectors(raw: bytes, document: FaqDocument, path: Path) -> FaqVectors:
+    """The bundled copy's own vectors when they fit these bytes; otherwise embedded now (a few seconds)."""
+    from mangaassist.understanding.encoder import shared_encoder
+
+    sha = hashlib.sha256(raw).hexdigest()
+    encoder = shared_encoder()
+    if path.resolve() == BUNDLED_PATH.resolve():
+        bundled = read_vectors(BUNDLED_VECTORS_PATH)
+        if bundled is not None and bundled.fits(sha, encoder.encoder_id, document):
+            return bundled
+    return embed_document(document, sha, encoder)
+
+
 def seed(bucket: str, key: str, path: Path, create_bucket: bool = False, client=None) -> dict:
     raw = path.read_bytes()
     document = FaqDocument.model_validate_json(raw)  # raises: nothing invalid is uploaded
+    vectors = document_vectors(raw, document, path)
     s3 = client or s3_client()
     if create_bucket:
         try:
@@ -50,6 +67,15 @@ def seed(bucket: str, key: str, path: Path, create_bucket: bool = False, client=
         ContentType="application/json; charset=utf-8",
         Metadata={"faq-version": document.version, "entries": str(len(document.entries))},
     )
+    # Written after the document: a reader that sees the new document before its vectors finds them stale
+    # and embeds once, which is slower but never wrong; the reverse order could pair new vectors with old text.
+    s3.put_object(
+        Bucket=bucket,
+        Key=vectors_key(key),
+        Body=vectors.to_bytes(),
+        ContentType="application/octet-stream",
+        Metadata={"document-sha256": vectors.document_sha256, "encoder": vectors.encoder_id},
+    )
     return {
         "bucket": bucket,
         "key": key,
@@ -58,6 +84,7 @@ def seed(bucket: str, key: str, path: Path, create_bucket: bool = False, client=
         "entries": len(document.entries),
         "version": document.version,
         "sha256": hashlib.sha256(raw).hexdigest(),
+        "vectors_key": vectors_key(key),
     }
 
 
@@ -75,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     result = seed(args.bucket, args.key, args.file, args.create_bucket)
     print(
         f"uploaded {result['entries']} FAQ entries (version {result['version']}) "
-        f"to s3://{result['bucket']}/{result['key']} etag {result['etag']}"
+        f"to s3://{result['bucket']}/{result['key']} etag {result['etag']}, vectors at {result['vectors_key']}"
     )
     return 0
 

@@ -23,6 +23,8 @@ from mangaassist.breaker.model import CircuitState
 from mangaassist.chat.intents import Intent
 from mangaassist.chat.policy import BUDGET_S
 from mangaassist.chat.telemetry import ANALYTICS_DEFERRED_LOG
+from mangaassist.faq.bundled import BUNDLED_VECTORS_PATH
+from mangaassist.faq.vectors import vectors_key
 from mangaassist.health import Banner, HealthStore, PingResult
 from mangaassist.observability import logger
 from mangaassist.registry import REGISTRY, STATE_CIRCUITS_PK
@@ -75,6 +77,8 @@ def faq_bucket(aws_env, monkeypatch) -> str:
     s3 = s3_client(aws_env.url)
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"})
     s3.put_object(Bucket=bucket, Key=FAQ_KEY, Body=bundled_bytes(), ContentType="application/json")
+    # ... and its vectors beside it, as `make seed-faq` writes them
+    s3.put_object(Bucket=bucket, Key=vectors_key(FAQ_KEY), Body=BUNDLED_VECTORS_PATH.read_bytes())
     monkeypatch.setenv("FAQ_BUCKET", bucket)
     monkeypatch.setenv("FAQ_KEY", FAQ_KEY)
     return bucket

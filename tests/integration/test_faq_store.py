@@ -61,9 +61,15 @@ def bucket(aws_env, monkeypatch) -> str:
 
 @pytest.fixture
 def s3_calls() -> Counter:
-    """Counts the S3 operations the store's own client (aws_clients.client("s3")) sends."""
+    """Counts the S3 operations the store's own client (aws_clients.client("s3")) sends; reads of the vectors
+    beside the document count apart, as "GetObject:vectors"."""
     calls: Counter = Counter()
-    client("s3").meta.events.register("before-call.s3", lambda model, **_: calls.update([model.name]))
+
+    def count(model, params, **_) -> None:
+        vectors = model.name == "GetObject" and params.get("url_path", "").endswith(".vectors.npz")
+        calls.update([f"{model.name}:vectors" if vectors else model.name])
+
+    client("s3").meta.events.register("before-call.s3", count)
     return calls
 
 
@@ -115,7 +121,7 @@ def test_cold_start_loads_the_document_from_s3(bucket, s3_calls):
     assert store.healthy() is True
     assert shipping_fee_answer(store) == MARKER
     assert store.index().best("送料はいくらですか", "ja").entry_id == "shipping-fee"
-    assert s3_calls["GetObject"] == 1
+    assert (s3_calls["GetObject"], s3_calls["GetObject:vectors"]) == (1, 1)  # one new document, one look for vectors
     status = store.status()
     assert (status.source, status.s3_reachable, status.last_error, status.entries) == ("s3", True, None, 139)
 
@@ -302,6 +308,41 @@ def test_seed_script_uploads_the_bundled_document(aws_env, monkeypatch, capsys):
     store = FaqStore.from_env().load()
     assert store.source == "s3"
     assert store.healthy() is True
+
+
+def test_seeded_vectors_are_used_as_they_are_and_stale_ones_are_embedded_once(bucket, monkeypatch, caplog):
+    from mangaassist.faq.hybrid import HybridFaqIndex
+    from mangaassist.faq.vectors import FaqVectors, embed_document, vectors_key
+    from mangaassist.understanding.encoder import shared_encoder
+
+    embedded: list[int] = []
+    real_embed = embed_document
+
+    def counting_embed(*args, **kwargs):
+        embedded.append(1)
+        return real_embed(*args, **kwargs)
+
+    monkeypatch.setattr("mangaassist.faq.vectors.embed_document", counting_embed)
+    seed_faq.seed(bucket, KEY, BUNDLED_PATH)
+    stored = FaqVectors.from_bytes(client("s3").get_object(Bucket=bucket, Key=vectors_key(KEY))["Body"].read())
+    assert stored.document_sha256 == seed_faq.hashlib.sha256(bundled_bytes()).hexdigest()
+
+    index = FaqStore.from_env(encoder=shared_encoder).load().index()
+    assert isinstance(index, HybridFaqIndex)
+    assert index.retrieve("ship to Germany?", "en").ranked[0].entry_id == "international-shipping"
+    assert embedded == []  # the vectors beside the document fit it: nothing embedded at cold start
+    assert "faq_vectors_stale" not in caplog.text
+
+    put(bucket, document_with_marker())  # a new document whose vectors nobody recomputed
+    index = FaqStore.from_env(encoder=shared_encoder).load().index()
+    # Until the vectors are computed (off the request path), the lexical matcher answers alone.
+    assert index.retrieve("How much is shipping?", "en").ranked[0].dense == 0
+    assert index.vectors_ready.wait(30)
+    for _ in range(3):
+        assert index.retrieve("ship to Germany?", "en").ranked[0].dense > 0
+        index._cache.clear()
+    assert embedded == [1]  # stale: embedded once, with a warning
+    assert "faq_vectors_stale" in caplog.text
 
 
 def test_seed_script_refuses_an_invalid_document(bucket, tmp_path):

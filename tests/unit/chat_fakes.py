@@ -246,6 +246,10 @@ class CountingTelemetry:
         self.degraded: list[tuple[str, str]] = []
         self.deferred: list[tuple[dict[str, Any], str]] = []
         self.dropped: list[str] = []
+        self.faq_outcomes: list[tuple[str, list[tuple[str, float]], str]] = []
+
+    def faq_offline_outcome(self, outcome: str, entries: list[tuple[str, float]], lang: str) -> None:
+        self.faq_outcomes.append((outcome, entries, lang))
 
     def degraded_answer(self, service: str, intent: str) -> None:
         self.degraded.append((service, intent))

@@ -29,8 +29,18 @@ class ChatRequest(BaseModel):
 
 
 class Action(BaseModel):
-    type: Literal["link", "escalation"]
-    label: str
+    type: Literal["link", "escalation", "suggestion"]
+    label: str = Field(description="link text; for a suggestion, the FAQ entry's question in the customer's language")
+    url: str | None = None
+    message: str | None = Field(default=None, description="suggestion only: the message to send back when chosen")
+    faq_id: str | None = Field(default=None, description="suggestion only: the FAQ entry it stands for")
+
+
+class SourceView(BaseModel):
+    """An FAQ entry the answer was built from (templates) or given to Bedrock to answer from."""
+
+    faq_id: str
+    title: str = Field(description="the entry's question in the customer's language")
     url: str | None = None
 
 
@@ -78,6 +88,9 @@ class ChatResponse(BaseModel):
     orders: list[OrderView] | None = Field(default=None, description="only for order tracking, from the order service")
     items: list[ItemView] | None = Field(default=None, description="only for product answers, from the catalog")
     banner: str | None = Field(default=None, description="the maintenance banner, while one is active")
+    sources: list[SourceView] = Field(
+        default_factory=list, description="the FAQ entries the answer was built from; empty when none"
+    )
 
 
 class FeedbackRequest(BaseModel):

@@ -10,9 +10,11 @@ details. Every POST to a chat route is measured for the availability SLO (mangaa
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
+from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
@@ -23,6 +25,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.shared.json_encoder import Encoder
 
 from mangaassist.chat.api_models import (
     MESSAGE_MAX_CHARS,
@@ -135,7 +138,10 @@ def answer_body(answer: ChatAnswer) -> dict[str, Any]:
         message=answer.message,
         intent=answer.intent.value,
         language=answer.language,
-        actions=[{"type": a.type, "label": a.label, "url": a.url} for a in answer.actions],
+        actions=[
+            {"type": a.type, "label": a.label, "url": a.url, "message": a.message, "faq_id": a.faq_id}
+            for a in answer.actions
+        ],
         degraded=answer.degraded,
         degraded_reason=answer.degraded_reason,
         request_id=answer.request_id,
@@ -143,13 +149,15 @@ def answer_body(answer: ChatAnswer) -> dict[str, Any]:
         orders=[o.model_dump() for o in answer.orders] if answer.orders is not None else None,
         items=[p.model_dump() for p in answer.items] if answer.items is not None else None,
         banner=answer.banner,
+        sources=[{"faq_id": s.faq_id, "title": s.title, "url": s.url} for s in answer.sources],
     ).model_dump(mode="json")
     for optional in ("orders", "items", "banner", "session_id"):
         if body[optional] is None:
             del body[optional]
     for action in body["actions"]:
-        if action["url"] is None:
-            del action["url"]
+        for optional in ("url", "message", "faq_id"):
+            if action[optional] is None:
+                del action[optional]
     return body
 
 
@@ -162,7 +170,11 @@ class ChatResolver(APIGatewayRestResolver):
     """
 
     def __init__(self, telemetry: ChatTelemetry):
-        super().__init__(enable_validation=True)
+        # Plain UTF-8: Japanese as itself, not \\u-escaped (half the bytes, readable in curl and in logs).
+        super().__init__(
+            enable_validation=True,
+            serializer=partial(json.dumps, separators=(",", ":"), ensure_ascii=False, cls=Encoder),
+        )
         self.telemetry = telemetry
         self.chat_failed = False  # the request being resolved got no useful answer (or got it too late)
 

@@ -35,7 +35,7 @@ MAX_ORDERS = 3
 MAX_ITEMS = 5
 MAX_PICKS = 3  # personal picks; the rest of the list is what is trending
 MAX_PRODUCTS = 3
-FAQ_GROUNDING = 3  # FAQ entries Bedrock is grounded on
+FAQ_GROUNDING = 5  # at most this many FAQ entries ground a Bedrock answer
 LLM_MAX_TOKENS = 400
 
 
@@ -59,9 +59,20 @@ class UnusableAnswerError(ServiceUnavailableError):
 
 @dataclass(frozen=True)
 class Action:
-    type: str  # "link" | "escalation"
+    type: str  # "link" | "escalation" | "suggestion"
     label: str
     url: str | None = None
+    message: str | None = None  # a suggestion: the text the client sends back when it is chosen
+    faq_id: str | None = None  # a suggestion: the FAQ entry it stands for
+
+
+@dataclass(frozen=True)
+class Source:
+    """An FAQ entry an answer was built from, so the customer (and the on-call) can see where it came from."""
+
+    faq_id: str
+    title: str
+    url: str | None
 
 
 @dataclass
@@ -73,6 +84,7 @@ class Reply:
     # True when the answer would have been the same with every service up (nothing matched, so nothing
     # was lost): a fallback row then does not announce a degradation.
     unaffected: bool = False
+    sources: list[Source] = field(default_factory=list)
 
 
 @dataclass
@@ -125,6 +137,18 @@ class Turn:
             self._memo[key] = faq_top(self.faq, self.message, self.lang, limit)
         return self._memo[key]
 
+    def faq_retrieval(self) -> tuple[str, list[Any]]:
+        """("answer" | "suggest" | "decline", the entries): what the templates-only path does with the message."""
+        if self.faq is None:
+            return "decline", []
+        if hasattr(self.faq, "retrieve"):
+            retrieval = self.faq.retrieve(self.message, self.lang)
+            if retrieval.outcome == "answer":
+                return "answer", retrieval.ranked[:1]
+            return retrieval.outcome, retrieval.suggestions
+        best = self.faq_matches()
+        return ("answer", best) if best else ("decline", [])
+
 
 def faq_top(index: Any, message: str, lang: str, limit: int) -> list[Any]:
     """The best FAQ matches above the index's no-match threshold, best first."""
@@ -154,6 +178,21 @@ def faq_actions(match: Any, lang: str) -> list[Action]:
         if url:
             actions.append(Action("link", name or label("help_center", lang), url))
     return actions
+
+
+def faq_source(match: Any, lang: str, fallback_url: str | None = None) -> Source:
+    links = getattr(match.entry, "links", None) or ()
+    url = getattr(links[0], "url", None) if links else None
+    return Source(faq_id=match.entry.id, title=faq_question(match, lang), url=url or fallback_url)
+
+
+def faq_sources(matches: list[Any], turn: Turn) -> list[Source]:
+    return [faq_source(m, turn.lang, turn.links.help_center) for m in matches]
+
+
+def faq_suggestion(match: Any, lang: str) -> Action:
+    question = faq_question(match, lang)
+    return Action("suggestion", question, message=question, faq_id=match.entry.id)
 
 
 def escalation(lang: str) -> Action:
@@ -313,7 +352,7 @@ def browse_search_and_faq(turn: Turn) -> Reply:
         message += "\n\n" + text("faq_hint", turn.lang, answer=faq_answer(matches[0], turn.lang))
         actions += faq_actions(matches[0], turn.lang)
     actions.append(Action("link", label("help_center", turn.lang), turn.links.help_center))
-    return Reply(message, actions)
+    return Reply(message, actions, sources=faq_sources(matches, turn))
 
 
 # ---------------------------------------------------------------- product info
@@ -388,19 +427,37 @@ def faq_generated(turn: Turn) -> Reply:
     if not matches:
         return _faq_no_match(turn)
     answer = _generated(turn, prompts.faq_system(_grounding(matches, turn.lang), turn.lang))
-    return Reply(answer, faq_actions(matches[0], turn.lang))
+    actions = [
+        *faq_actions(matches[0], turn.lang),
+        Action("link", label("help_center", turn.lang), turn.links.help_center),
+    ]
+    return Reply(answer, actions, sources=faq_sources(matches, turn))
 
 
 def faq_canned(turn: Turn) -> Reply:
-    matches = turn.faq_matches()
-    if not matches:
-        return _faq_no_match(turn)
-    return Reply(faq_answer(matches[0], turn.lang), faq_actions(matches[0], turn.lang))
+    """Templates only: the entry's own answer, "Did you mean...?" on a close call, or the honest decline."""
+    outcome, matches = turn.faq_retrieval()
+    if outcome == "answer":
+        return Reply(
+            faq_answer(matches[0], turn.lang), faq_actions(matches[0], turn.lang), sources=faq_sources(matches, turn)
+        )
+    if outcome == "suggest" and matches:
+        return Reply(
+            text("faq_suggest", turn.lang),
+            [
+                *(faq_suggestion(m, turn.lang) for m in matches),
+                Action("link", label("help_center", turn.lang), turn.links.help_center),
+                escalation(turn.lang),
+            ],
+            sources=faq_sources(matches, turn),
+        )
+    return _faq_no_match(turn)
 
 
 def open_generated(turn: Turn) -> Reply:
-    grounding = _grounding(turn.faq_matches(FAQ_GROUNDING), turn.lang)
-    return Reply(_generated(turn, prompts.open_system(turn.lang, grounding)))
+    matches = turn.faq_matches(FAQ_GROUNDING)
+    answer = _generated(turn, prompts.open_system(turn.lang, _grounding(matches, turn.lang)))
+    return Reply(answer, sources=faq_sources(matches, turn))
 
 
 def cant_help(turn: Turn) -> Reply:

@@ -67,16 +67,22 @@ RULES: tuple[Rule, ...] = tuple(
         r"\b(talk|speak|chat) (to|with) (a |an |the )?(someone|somebody|person|agent|staff|support|customer service)",
         r"\b(customer (service|support)|support (agent|team|staff)|contact (support|you|someone))\b",
         r"\bescalate\b|\bcomplaint\b|\bcall me\b",
+        # The whole message is the request: "AGENT", "human pls", "real person!!"
+        r"^(an? |a real |real )?(agent|human|person|operator|representative|staff|support|rep)"
+        r"( please| pls| plz| now)*[\s!.?]*$",
         r"オペレーター|オペレータ|担当者|有人|人間と|スタッフと|サポート(に|へ|と)(連絡|つな|繋|相談|話)|"
         r"カスタマー(サービス|サポート)|問い合わせ窓口|問合せ窓口|苦情|クレーム|電話(で|したい|してほしい)|責任者",
+        r"(人|人間|担当|スタッフ|サポートの人|係の人)(の方)?(と|に|を)?(話|代わ|かわ|呼|つな|繋)",
     )
     # ---- returns: sending something back, refunds, damaged goods
     + _rules(
         Intent.RETURNS,
         STRONG,
         r"\b(return|returns|returning|refund|refunds|refunded|exchange|send (it|this|them) back)\b",
-        r"\b(damaged|defective|broken|torn|misprint(ed)?|missing pages|wrong (item|book|volume|edition))\b",
+        r"\b(damaged|defective|broken|torn|cracked|ripped|bent|dented|crushed|scratched|misprint(ed)?|missing pages|"
+        r"wrong (item|book|volume|edition))\b",
         r"返品|返金|交換|破損|不良品?|落丁|乱丁|汚れ|破れ|傷(が|あり|つ)|違う(商品|本|巻)|間違(った|い)(商品|本|巻)|返送",
+        r"(壊れ|割れ|折れ|潰れ|へこ|凹)(て|た)(届|い)|別の(本|商品|漫画|マンガ|巻)が(入|届)",
     )
     # ---- order tracking: where is the customer's own order
     + _rules(
@@ -92,6 +98,7 @@ RULES: tuple[Rule, ...] = tuple(
         r"注文(状況|履歴|の状況|の状態|番号)|配送状況|配達状況|追跡|荷物(は|が|の)|"
         r"(注文|頼ん|買っ|購入)(した|だ)?(本|商品|漫画|マンガ|もの|の)?(は|が)?(いつ|どこ|まだ)|"
         r"まだ届|届かない|届いていない|届いてない|発送済|発送状況|(注文|荷物|頼んだ|買った).*発送",
+        r"(頼んだ|注文した|買った|購入した).{0,30}(どこ|いつ届|まだ)|(出荷|発送)(されて|して)(い)?ない",
     )
     + _rules(Intent.ORDER_TRACKING, MEDIUM, r"\bmy (order|orders|package|parcel|delivery)\b", r"私の注文|注文した")
     # ---- recommendation: what to read next

@@ -19,12 +19,14 @@ from mangaassist.chat.flows import (
     FLOWS,
     Action,
     Reply,
+    Source,
     Turn,
     escalation,
     promotion_nudge,
 )
 from mangaassist.chat.intents import Intent, detect_intent_with_faq
 from mangaassist.chat.policy import BUDGET_S, POLICY, Decision, choose
+from mangaassist.chat.policy_question import is_policy_question
 from mangaassist.chat.replies import Links, text
 from mangaassist.chat.telemetry import ChatTelemetry
 from mangaassist.deadline import Deadline
@@ -61,6 +63,7 @@ class ChatAnswer:
     banner: str | None = None
     calls: list[str] = field(default_factory=list)
     deadline_exceeded: bool = False  # the answer was ready only after the request's deadline
+    sources: list[Source] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -90,6 +93,7 @@ class Orchestrator:
         links: Links | None = None,
         telemetry: ChatTelemetry | None = None,
         clock: Callable[[], float] = time.time,
+        classifier: Any | None = None,
     ):
         self.breakers = breakers
         self.downstream = downstream
@@ -100,6 +104,7 @@ class Orchestrator:
         self.links = links or Links.from_env()
         self.telemetry = telemetry or ChatTelemetry()
         self.clock = clock
+        self.classifier = classifier  # rules plus the encoder; None: the rules and the FAQ alone
 
     # ------------------------------------------------------------ the one entry point
 
@@ -125,7 +130,7 @@ class Orchestrator:
     def _answer(self, request: ChatInput, lang: str, context: Any) -> ChatAnswer:
         started = time.perf_counter()
         faq_index = self._faq_index()
-        intent = detect_intent_with_faq(request.message, lang, faq_index)
+        intent = self._intent(request.message, lang, faq_index)
         deadline = Deadline.for_lambda(context, BUDGET_S[intent])
         down = {service for service, up in self.breakers.capability_map().items() if not up}
         turn = Turn(
@@ -140,6 +145,8 @@ class Orchestrator:
             faq=faq_index,
             detect_language=self.detect_language,
         )
+        if intent is Intent.FAQ:
+            self._faq_offline_outcome(turn)
         reply, decision = self._run(turn, down)
         self._nudge(turn, decision, down, reply)
         answer = ChatAnswer(
@@ -156,6 +163,7 @@ class Orchestrator:
             items=reply.items,
             banner=self._banner_text(lang),
             calls=turn.calls,
+            sources=reply.sources,
         )
         self._record(answer, request, down, deadline)
         answer.deadline_exceeded = deadline.expired()
@@ -177,6 +185,25 @@ class Orchestrator:
         return answer
 
     # ------------------------------------------------------------ steps
+
+    def _intent(self, message: str, lang: str, faq_index: Any | None) -> Intent:
+        if self.classifier is None:
+            return detect_intent_with_faq(message, lang, faq_index)
+        intent = self.classifier.classify(message, lang, faq_index).intent
+        if intent in (Intent.RETURNS, Intent.ORDER_TRACKING) and is_policy_question(message, intent, lang, faq_index):
+            # "What is your return policy?" is answered from the FAQ, not from the customer's own returns.
+            return Intent.FAQ
+        return intent
+
+    def _faq_offline_outcome(self, turn: Turn) -> None:
+        """What the templates-only path does with this question, recorded whether or not Bedrock is up:
+        a fallback that never runs is the one that fails on the day it is needed."""
+        try:
+            outcome, matches = turn.faq_retrieval()
+            scored = [(m.entry.id, round(float(m.score), 3)) for m in matches]
+            self.telemetry.faq_offline_outcome(outcome, scored, turn.lang)
+        except Exception:  # measuring the fallback must never cost the customer the answer
+            logger.exception("faq_offline_outcome_failed")
 
     def _faq_index(self) -> Any | None:
         try:

@@ -24,8 +24,9 @@ def faq_system(entries: Sequence[dict[str, str]], lang: str) -> str:
     material = "\n".join(f"[{i}] Q: {e['question']}\nA: {e['answer']}" for i, e in enumerate(entries, 1))
     return (
         _ROLE.format(language=LANGUAGE_NAMES.get(lang, "English"))
-        + "Answer the customer's question using ONLY these FAQ entries. If they do not answer it, say you are "
-        "not sure and suggest contacting a support agent.\n\n<context>\n" + material + "\n</context>"
+        + "Answer the customer's question about the store using ONLY these FAQ entries. If they do not answer "
+        "it, say you do not know and offer the help center or a support agent; never fill a gap from general "
+        "knowledge.\n\n<context>\n" + material + "\n</context>"
     )
 
 
@@ -43,7 +44,10 @@ def open_system(lang: str, faq_entries: Sequence[dict[str, str]] = ()) -> str:
     grounding = ""
     if faq_entries:
         entries = "\n".join(f"Q: {e['question']}\nA: {e['answer']}" for e in faq_entries)
-        grounding = f"\n\nStore FAQ entries that may help:\n<context>\n{entries}\n</context>"
+        grounding = (
+            "\n\nAnswer questions about the store's own services and policies ONLY from these FAQ entries; if they "
+            "do not answer it, say you do not know and offer the help center.\n<context>\n" + entries + "\n</context>"
+        )
     return (
         _ROLE.format(language=LANGUAGE_NAMES.get(lang, "English"))
         + "You have no access to the customer's orders or account in this conversation. Help with questions "

@@ -76,6 +76,10 @@ TEXT: dict[str, dict[str, str]] = {
         "検索したりできます。配送・お支払い・ポイント・返品に関するご質問や、ご注文の確認は引き続きお手伝いできます。",
     },
     "faq_hint": {"en": "This may also help: {answer}", "ja": "こちらもご参考ください：{answer}"},
+    "faq_suggest": {
+        "en": "I'm not sure I understood. Did you mean one of these?",
+        "ja": "ご質問の内容を正しく理解できているか自信がありません。次のどれかについてでしょうか？",
+    },
     "products_intro": {"en": "Here's what I found:", "ja": "見つかった商品です："},
     "no_products": {
         "en": "I couldn't find a title matching that. You can try the store search.",

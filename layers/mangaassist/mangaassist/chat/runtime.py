@@ -67,8 +67,15 @@ class ChatRuntime:
     @functools.cached_property
     def faq_store(self):
         from mangaassist.faq import FaqStore
+        from mangaassist.understanding.encoder import shared_encoder
 
-        return FaqStore.from_env()
+        return FaqStore.from_env(encoder=shared_encoder)
+
+    @functools.cached_property
+    def classifier(self):
+        from mangaassist.chat.intent_classifier import shared_classifier
+
+        return shared_classifier()
 
     @functools.cached_property
     def orchestrator(self) -> Orchestrator:
@@ -84,6 +91,7 @@ class ChatRuntime:
             faq=self._faq_index,
             banner=self.banner_board.current,
             links=Links.from_env(),
+            classifier=self.classifier,
         )
 
     # ------------------------------------------------------------ what the routes call

@@ -11,6 +11,7 @@ from mangaassist.registry import METRIC_NAMESPACE
 DEGRADED_ANSWERS_METRIC = "DegradedAnswers"  # dimension service: the one named in degraded_reason
 ANALYTICS_DEFERRED_METRIC = "AnalyticsEventsDeferred"
 FEEDBACK_DROPPED_METRIC = "FeedbackDropped"
+FAQ_OFFLINE_OUTCOME_METRIC = "FaqOfflineOutcome"  # dimension outcome: answer | suggest | decline
 ANALYTICS_DEFERRED_LOG = "analytics_event_deferred"  # the log line a replay job selects
 
 
@@ -26,6 +27,24 @@ class ChatTelemetry:
             value=1,
             namespace=METRIC_NAMESPACE,
             default_dimensions={"service": service},
+        ):
+            pass
+
+    def faq_offline_outcome(self, outcome: str, entries: list[tuple[str, float]], lang: str) -> None:
+        """What the templates-only FAQ path did, or would have done, with one FAQ question: ids and scores only,
+        never the customer's words."""
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+        logger.info(
+            "faq_offline_outcome",
+            extra={"outcome": outcome, "language": lang, "entries": [{"faq_id": i, "score": s} for i, s in entries]},
+        )
+        with single_metric(
+            name=FAQ_OFFLINE_OUTCOME_METRIC,
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=METRIC_NAMESPACE,
+            default_dimensions={"service": "chat", "outcome": outcome},
         ):
             pass
 

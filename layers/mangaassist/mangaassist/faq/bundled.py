@@ -17,3 +17,6 @@ def bundled_bytes() -> bytes:
 @functools.cache
 def bundled_document() -> FaqDocument:
     return FaqDocument.model_validate_json(bundled_bytes())
+
+
+BUNDLED_VECTORS_PATH = BUNDLED_PATH.with_name("faq_templates.vectors.npz")

@@ -17,9 +17,11 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from mangaassist.faq.bundled import bundled_document
+from mangaassist.faq.bundled import BUNDLED_VECTORS_PATH, bundled_bytes, bundled_document
+from mangaassist.faq.hybrid import HybridFaqIndex, HybridSettings
 from mangaassist.faq.matcher import FaqIndex, MatcherSettings
 from mangaassist.faq.model import FaqDocument
+from mangaassist.faq.vectors import FaqVectors, document_sha256, read_vectors, vectors_key
 from mangaassist.observability import logger
 
 Source = Literal["s3", "bundled"]
@@ -59,6 +61,8 @@ class FaqStore:
         s3_client: Callable[[], Any] | None = None,
         settings: MatcherSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
+        encoder: Callable[[], Any] | None = None,
+        hybrid: HybridSettings | None = None,
     ):
         self.bucket = bucket or None
         self.key = key or DEFAULT_KEY
@@ -66,10 +70,12 @@ class FaqStore:
         self.strategy = strategy
         self._s3_client = s3_client or _default_s3_client
         self._settings = settings
+        self._encoder = encoder
+        self._hybrid = hybrid
         self._clock = clock
         self._lock = threading.Lock()
         self._document: FaqDocument | None = None
-        self._index: FaqIndex | None = None
+        self._index: HybridFaqIndex | None = None
         self._source: Source = "bundled"
         self._etag: str | None = None
         self._reachable = False
@@ -78,7 +84,7 @@ class FaqStore:
         self._next_check: float | None = None  # monotonic: no look at S3 before this
 
     @classmethod
-    def from_env(cls) -> FaqStore:
+    def from_env(cls, encoder: Callable[[], Any] | None = None) -> FaqStore:
         """FAQ_BUCKET, FAQ_KEY, FAQ_REFRESH_SECONDS; the endpoint comes from AWS_ENDPOINT_URL[_S3] as everywhere."""
         try:
             refresh = float(os.getenv("FAQ_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS))
@@ -90,11 +96,12 @@ class FaqStore:
             os.getenv("FAQ_KEY") or DEFAULT_KEY,
             refresh_seconds=refresh,
             strategy="head" if strategy == "head" else "conditional-get",
+            encoder=encoder,
         )
 
     # ------------------------------------------------------------ what callers use
 
-    def index(self) -> FaqIndex | None:
+    def index(self) -> HybridFaqIndex | None:
         """The index to match against, refreshed when due. None only if not even the bundled copy loads."""
         self.refresh()
         return self._index
@@ -195,7 +202,7 @@ class FaqStore:
             )
             self._last_error = "invalid_document"
             return self._use_bundled() if self._source != "s3" or self._index is None else False
-        self._install(document, "s3", etag)
+        self._install(document, "s3", etag, document_sha256(raw), self._s3_vectors())
         self._last_error = None
         logger.info(
             "faq_document_loaded",
@@ -245,12 +252,28 @@ class FaqStore:
     def _use_bundled(self) -> bool:
         if self._source == "bundled" and self._index is not None:
             return False
-        self._install(bundled_document(), "bundled", None)
+        self._install(bundled_document(), "bundled", None, document_sha256(bundled_bytes()), _bundled_vectors())
         logger.info("faq_document_loaded", extra={"source": "bundled", "entries": len(self._document.entries)})
         return True
 
-    def _install(self, document: FaqDocument, source: Source, etag: str | None) -> None:
-        self._index = FaqIndex.build(document, self._settings)
+    def _s3_vectors(self) -> FaqVectors | None:
+        """The vectors `make seed-faq` wrote beside the document; None (embedded later, once) if unreadable."""
+        key = vectors_key(self.key)
+        try:
+            response = self._client().get_object(Bucket=self.bucket, Key=key)
+            return FaqVectors.from_bytes(response["Body"].read(MAX_DOCUMENT_BYTES * 4))
+        except (ClientError, BotoCoreError, OSError, ValueError, KeyError) as err:
+            logger.warning("faq_vectors_unreadable", extra={"key": key, "code": type(err).__name__})
+            return None
+
+    def _install(
+        self, document: FaqDocument, source: Source, etag: str | None, raw_sha256: str, vectors: FaqVectors | None
+    ) -> None:
+        if vectors is not None and not (self._encoder and vectors.fits(raw_sha256, _encoder_id(), document)):
+            vectors = None  # another document's or another encoder's: re-embedded on first use
+        self._index = HybridFaqIndex(
+            FaqIndex.build(document, self._settings), vectors, self._encoder, self._hybrid, document_sha256=raw_sha256
+        )
         self._document = document
         self._source = source
         self._etag = etag
@@ -263,6 +286,16 @@ def _parse(raw: bytes) -> FaqDocument:
         return FaqDocument.model_validate_json(raw)
     except ValidationError as err:
         raise ValueError(f"{err.error_count()} validation errors: {err.errors()[0].get('msg', '')}") from None
+
+
+def _bundled_vectors() -> FaqVectors | None:
+    return read_vectors(BUNDLED_VECTORS_PATH)
+
+
+def _encoder_id() -> str:
+    from mangaassist.understanding.encoder_pack import ENCODER_ID
+
+    return ENCODER_ID
 
 
 def _default_s3_client():
