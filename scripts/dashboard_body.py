@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mangaassist.chat.telemetry import FAQ_OFFLINE_OUTCOME_METRIC
+from mangaassist.faq.hybrid import OUTCOMES as FAQ_OUTCOMES
 from mangaassist.ops import slo
 from mangaassist.ops.alarms import alarm_catalog
 from mangaassist.registry import (
@@ -341,6 +343,26 @@ def platform_widgets(y: int) -> list[dict]:
         _widget(0, y + 6, 8, 6, "Lambda errors and throttles", lambda_metrics, view="timeSeries"),
         _widget(8, y + 6, 8, 6, "Lambda duration", duration, view="timeSeries"),
         _widget(16, y + 6, 8, 6, "State table and alarm delivery", [*state_table, relay_queue], view="timeSeries"),
+        _widget(
+            0,
+            y + 12,
+            24,
+            6,
+            "FAQ questions: what the templates-only path (Bedrock down) does, measured on every one",
+            [
+                _metric(
+                    METRIC_NAMESPACE,
+                    FAQ_OFFLINE_OUTCOME_METRIC,
+                    {"service": "chat", "outcome": outcome},
+                    stat="Sum",
+                    period=300,
+                    label=outcome,
+                )
+                for outcome in FAQ_OUTCOMES
+            ],
+            view="timeSeries",
+            stacked=True,
+        ),
     ]
 
 

@@ -175,6 +175,7 @@ def test_dashboard_renders_in_headless_chromium(stack):
     try:
         for _ in range(6):
             chat(stack, RETURNING_CUSTOMER, {"message": "I want to return a damaged book"})
+        chat(stack, RETURNING_CUSTOMER, {"message": "Do you ship to Germany?"})  # one FAQ question, Bedrock up
         wait_for(lambda: stack.get("/_local/circuits").json().get("returns_service", {}).get("state") == "OPEN")
         ping = stack.post("/_local/ping")  # latency and error rate per service come from the health pings
         assert ping.status_code == 200, ping.text
@@ -205,6 +206,8 @@ def test_dashboard_renders_in_headless_chromium(stack):
     assert 'data-capability="return_requests" data-state="unavailable"' in dom
     assert "Product Catalog" in dom
     assert "Bedrock LLM" in dom
+    # The FAQ question was answered by Bedrock, and what the templates-only path would have done was counted.
+    assert '<span data-faq-outcome="answer">1</span>' in dom
 
 
 def test_sigterm_stops_everything(stack):

@@ -8,6 +8,7 @@ made, ``reached`` the calls that got past the breaker to the "service".
 from __future__ import annotations
 
 import collections
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,10 +262,32 @@ class CountingTelemetry:
         self.dropped.append(why)
 
 
+@functools.cache
+def real_faq_index() -> Any:
+    """The hybrid FAQ index the chat builds from the bundled copy: lexical, dense and the shipped vectors."""
+    from mangaassist.faq.bundled import BUNDLED_VECTORS_PATH, bundled_document
+    from mangaassist.faq.hybrid import HybridFaqIndex
+    from mangaassist.faq.matcher import FaqIndex
+    from mangaassist.faq.vectors import read_vectors
+    from mangaassist.understanding.encoder import shared_encoder
+
+    return HybridFaqIndex(FaqIndex.build(bundled_document()), read_vectors(BUNDLED_VECTORS_PATH), shared_encoder)
+
+
+def real_classifier() -> Any:
+    from mangaassist.chat.intent_classifier import shared_classifier
+
+    return shared_classifier()
+
+
 class FakeRuntime:
     """The routes' runtime (answer, feedback, health, status) over the fakes above, no AWS, no network."""
 
-    def __init__(self, down: set[str] | frozenset[str] = frozenset(), banner: Any | None = None):
+    def __init__(
+        self, down: set[str] | frozenset[str] = frozenset(), banner: Any | None = None, understanding: bool = False
+    ):
+        """``understanding``: the real classifier and hybrid FAQ index over the bundled document (in-process,
+        no network) instead of the rules and the lexical index alone."""
         from mangaassist.chat.orchestrator import Orchestrator
         from mangaassist.chat.replies import Links
         from mangaassist.language import detect_language
@@ -285,7 +308,11 @@ class FakeRuntime:
             banner=lambda: self.banner,
             links=Links("https://store.example"),
             telemetry=self.telemetry,
+            classifier=real_classifier() if understanding else None,
         )
+        if understanding:
+            index = real_faq_index()
+            self.orchestrator.faq = lambda: index
         self.requests: list[Any] = []
 
     def answer(self, request, context):

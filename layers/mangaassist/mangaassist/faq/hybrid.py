@@ -24,6 +24,7 @@ from mangaassist.language import Language, detect_language
 from mangaassist.observability import logger
 
 Outcome = Literal["answer", "suggest", "decline"]
+OUTCOMES: tuple[Outcome, ...] = ("answer", "suggest", "decline")
 SUGGESTIONS = 3
 
 
@@ -40,6 +41,9 @@ class HybridSettings:
     suggest_band: dict[str, float] = field(default_factory=lambda: {"en": 0.33, "ja": 0.35})
     # A confident answer also needs this lead over the runner-up; otherwise it is a close call.
     margin: dict[str, float] = field(default_factory=lambda: {"en": 0.03, "ja": 0.06})
+    # ... or, a little lower, a clear lead: one entry far ahead of every other is not a close call.
+    lead_band: dict[str, float] = field(default_factory=lambda: {"en": 0.38, "ja": 0.40})
+    lead_margin: dict[str, float] = field(default_factory=lambda: {"en": 0.12, "ja": 0.15})
     # Entries considered: the best of each channel.
     candidates: int = 8
 
@@ -223,7 +227,10 @@ class HybridFaqIndex:
             return "answer" if self.lexical.confident(_as_lexical(top), lang) else "decline"
         s = self.settings
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        if top.score >= s.answer_band[lang] and top.score - runner_up >= s.margin[lang]:
+        lead = top.score - runner_up
+        if top.score >= s.answer_band[lang] and lead >= s.margin[lang]:
+            return "answer"
+        if top.score >= s.lead_band[lang] and lead >= s.lead_margin[lang]:
             return "answer"
         if top.score >= s.suggest_band[lang]:
             return "suggest"
