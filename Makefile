@@ -95,6 +95,10 @@ size: build ## each function's deployed size (its code plus its layers, unzipped
 bench-coldstart: $(VENV)/.installed ## chat module import+init vs a minimal Powertools REST handler (goal <= 1.5x)
 	PYTHONPATH=layers/mangaassist $(PY) -m bench.coldstart
 
+.PHONY: bench-first-answer
+bench-first-answer: $(VENV)/.installed ## first FAQ answer of a new environment, before vs after the encoder (goal <= 1.5x)
+	$(PY) -m bench.first_answer
+
 .PHONY: build
 build: $(SAM_VENV)/.installed ## sam build (no Docker needed: makefile build method, aarch64 wheels)
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --template template.yaml

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections import Counter, defaultdict
@@ -120,20 +121,27 @@ def faq_figures(items: list[dict], index: HybridFaqIndex, lexical: FaqIndex) -> 
 
 
 def latency(items: list[str], classifier: Any, index: HybridFaqIndex) -> dict:
-    samples = []
+    samples, cpu = [], []
     for text in items:
         lang = "ja" if any("\u3040" <= ch <= "\u9fff" for ch in text) else "en"
         index._cache.clear()  # each message as if new: no retrieval cache
         shared_encoder()._encode_one.cache_clear()
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         understand(text, lang, classifier, index)
         samples.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
     samples.sort()
+    cpu.sort()
+    # Wall time is the goal's measure; CPU time is shown beside it because a shared machine's other work
+    # inflates wall time and not CPU time.
     return {
         "messages": len(samples),
         "p50_ms": round(statistics.median(samples), 2),
         "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 2),
         "max_ms": round(samples[-1], 2),
+        "cpu_p50_ms": round(statistics.median(cpu), 2),
+        "cpu_p95_ms": round(cpu[int(0.95 * (len(cpu) - 1))], 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
