@@ -21,7 +21,7 @@ export PYTHONPATH := $(CURDIR)/layers/mangaassist:$(CURDIR)
 help: ## list the commands
 	@grep -E '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements/dev.lock layers/mangaassist/requirements.txt
+$(VENV)/.installed: requirements/dev.lock layers/mangaassist/requirements.txt layers/mangaassist/requirements-encoder.txt
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.11 found" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

@@ -188,7 +188,12 @@ def load_from_pack(pack: Path) -> SentenceEncoder:
 
 
 def pack_dir() -> Path:
-    return Path(os.environ.get("ENCODER_PACK_DIR") or PACK_DIR)
+    """ENCODER_PACK_DIR (the encoder layer's /opt/encoder_pack in Lambda) when it holds a pack, else the pack beside
+    this module (a development checkout, the local stack, whose workers read the template's environment)."""
+    configured = os.environ.get("ENCODER_PACK_DIR")
+    if configured and (Path(configured) / "tokenizer.pickle").exists():
+        return Path(configured)
+    return PACK_DIR
 
 
 @functools.cache
