@@ -170,7 +170,9 @@ def print_report(split: str, figures: dict) -> None:
         )
     lat = figures["latency"]
     print(
-        f"understanding step, warm, in-process: p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms ({lat['messages']} msgs)"
+        f"understanding step, warm, in-process: p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms wall; "
+        f"CPU p50 {lat['cpu_p50_ms']} ms, p95 {lat['cpu_p95_ms']} ms ({lat['messages']} messages, "
+        f"load average {lat['load_average_1m']})"
     )
 
 
