@@ -319,3 +319,45 @@ def test_a_record_that_fails_unexpectedly_does_not_stop_the_records_behind_it(be
         ":red_circle: ALARM: PromotionsCircuitOpen",
         ":red_circle: ALARM: NightlyExportLag",
     ]
+
+
+def test_a_first_deploy_settles_quietly_and_real_recoveries_are_still_posted(bench):
+    """A new alarm goes INSUFFICIENT_DATA -> OK at every deploy: logged, not posted. Once it has been in ALARM,
+    its recoveries (directly, or through INSUFFICIENT_DATA when the metric stops) are posted and resolve PagerDuty."""
+    ok = load_event("alarm_ok")
+
+    def step(n: int, old: str, new: str) -> dict:
+        event = with_message(
+            ok,
+            message_id=f"deploy-{n}",
+            OldStateValue=old,
+            NewStateValue=new,
+            StateChangeTime=f"2025-03-14T18:{10 + n:02d}:00.000+0000",
+        )
+        return bench.invoke(event)["records"][0]["channels"]
+
+    # The deploy: the alarm is created without data, then its first evaluation finds it healthy.
+    assert step(0, "INSUFFICIENT_DATA", "OK") == {"slack": "quiet", "pagerduty": "quiet"}
+    assert bench.slack.requests == []
+    assert bench.pagerduty.requests == []
+    # Data stops and comes back while healthy: still nothing happened worth a message.
+    assert step(1, "OK", "INSUFFICIENT_DATA") == {"slack": "delivered", "pagerduty": "not_applicable"}
+    assert step(2, "INSUFFICIENT_DATA", "OK") == {"slack": "quiet", "pagerduty": "quiet"}
+    # A real incident and its recovery.
+    assert step(3, "OK", "ALARM") == {"slack": "delivered", "pagerduty": "delivered"}
+    assert step(4, "ALARM", "OK") == {"slack": "delivered", "pagerduty": "delivered"}
+    # Another incident that ends because the metric stops (missing data), then settles: that OK is a recovery.
+    assert step(5, "OK", "ALARM") == {"slack": "delivered", "pagerduty": "delivered"}
+    assert step(6, "ALARM", "INSUFFICIENT_DATA") == {"slack": "delivered", "pagerduty": "not_applicable"}
+    assert step(7, "INSUFFICIENT_DATA", "OK") == {"slack": "delivered", "pagerduty": "delivered"}
+    actions = [body["event_action"] for body in bench.pagerduty.bodies()]
+    assert actions == ["trigger", "resolve", "trigger", "resolve"]
+    headers = [body["blocks"][0]["text"]["text"] for body in bench.slack.bodies()]
+    assert [h.split(":")[-2].strip().split()[-1] for h in headers] == [
+        "INSUFFICIENT_DATA",
+        "ALARM",
+        "OK",
+        "ALARM",
+        "INSUFFICIENT_DATA",
+        "OK",
+    ]

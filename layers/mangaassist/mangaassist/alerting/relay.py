@@ -25,9 +25,17 @@ from mangaassist.alerting import pagerduty, slack
 from mangaassist.alerting.channel_secrets import SecretReader
 from mangaassist.alerting.delivery import DELIVERED, REJECTED, post_json, scrub
 from mangaassist.alerting.impact import Impact, assess
-from mangaassist.alerting.notification import ALARM, OK, AlarmNotification, Envelope, GenericNotice, parse_event
+from mangaassist.alerting.notification import (
+    ALARM,
+    INSUFFICIENT_DATA,
+    OK,
+    AlarmNotification,
+    Envelope,
+    GenericNotice,
+    parse_event,
+)
 from mangaassist.alerting.settings import RelaySettings
-from mangaassist.alerting.transitions import DynamoTransitionLedger
+from mangaassist.alerting.transitions import Claim, DynamoTransitionLedger
 from mangaassist.aws_clients import client
 from mangaassist.observability import logger, metrics
 
@@ -42,6 +50,7 @@ NOT_CONFIGURED = "not_configured"  # secret id unset or secret still empty
 ALREADY_SENT = "already_sent"  # idempotency replay: an earlier attempt delivered (or was rejected)
 FAILED = "failed"  # retryable; the invocation raises at the end
 STALE = "stale"  # an older transition than the last relayed for this alarm
+QUIET = "quiet"  # INSUFFICIENT_DATA -> OK of an alarm that was not in ALARM: a deploy settling, logged only
 
 # Answers that mean "this secret is no longer the right one": worth one fresh read of the secret.
 _STALE_SECRET_STATUSES = {400, 401, 403, 404, 410}
@@ -111,8 +120,12 @@ class AlarmRelay:
         summary: dict[str, Any] = {"message_id": envelope.message_id, "channels": {}}
         if isinstance(notice, AlarmNotification):
             summary.update(alarm=notice.alarm_name, state=notice.new_state, kind=notice.kind)
-            if not self._is_news(envelope, notice):
+            claim = self._claim(envelope, notice)
+            if not claim.is_news:
                 summary["channels"] = dict.fromkeys(CHANNELS, STALE)
+                return summary
+            if self._settling(notice, claim):
+                summary["channels"] = dict.fromkeys(CHANNELS, QUIET)
                 return summary
         else:
             summary.update(kind="generic_notice")
@@ -127,7 +140,26 @@ class AlarmRelay:
             summary["channels"][channel] = self._relay_to(channel, envelope, impact)
         return summary
 
-    def _is_news(self, envelope: Envelope, notification: AlarmNotification) -> bool:
+    def _settling(self, notification: AlarmNotification, claim: Claim) -> bool:
+        """INSUFFICIENT_DATA -> OK with no ALARM before it: every new alarm does this after a deploy. Posting it
+        teaches on-call to ignore the channel; a real recovery (ALARM -> OK, or ALARM -> INSUFFICIENT_DATA -> OK)
+        is still posted and still resolves PagerDuty. An unchecked claim posts, as it always did."""
+        if not (notification.new_state == OK and notification.old_state == INSUFFICIENT_DATA and claim.checked):
+            return False
+        if claim.previous_definite_state == ALARM:
+            return False
+        metrics.add_metric(name="AlarmRelayQuietTransitions", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "alarm settled without having alarmed; logged, not posted",
+            extra={
+                "alarm_name": notification.alarm_name,
+                "state_change_time": notification.state_change_time_raw,
+                "previous_definite_state": claim.previous_definite_state or None,
+            },
+        )
+        return True
+
+    def _claim(self, envelope: Envelope, notification: AlarmNotification) -> Claim:
         claim = self.ledger.claim(notification, envelope.message_id)
         if not claim.checked:
             logger.warning(
@@ -139,7 +171,7 @@ class AlarmRelay:
                 },
             )
         if claim.is_news:
-            return True
+            return claim
         metrics.add_metric(name="AlarmRelayStaleTransitions", unit=MetricUnit.Count, value=1)
         logger.warning(
             "older transition than the last one relayed for this alarm; not posted as news",
@@ -152,7 +184,7 @@ class AlarmRelay:
                 "relayed_state_change_time": claim.newer_change,
             },
         )
-        return False
+        return claim
 
     def _applies(self, channel: str, notice: AlarmNotification | GenericNotice, impact: Impact) -> bool:
         if channel == SLACK:

@@ -4,6 +4,10 @@ SNS and Lambda's asynchronous retries do not keep order: an ALARM delivered afte
 re-open a resolved incident. A conditional write claims each transition; it succeeds only for a
 StateChangeTime newer than the one recorded, or for the very same SNS message (a retry of a claim that
 already won), so exactly one of two racing transitions is news.
+
+The item also keeps the last *definite* state relayed (ALARM or OK, never INSUFFICIENT_DATA), so the relay
+can tell a recovery from an alarm settling after a deploy: INSUFFICIENT_DATA -> OK of an alarm whose last
+definite state was not ALARM recovers nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mangaassist.alerting.notification import AlarmNotification
+from mangaassist.alerting.notification import ALARM, OK, AlarmNotification
 
 ALARMS_PK = "alarms"
 
@@ -27,6 +31,8 @@ class Claim:
     newer_change: str = ""  # when not news: the StateChangeTime already relayed
     newer_state: str = ""
     problem: str = ""
+    # The last ALARM or OK relayed before this transition ("" for none yet: a new alarm, or an unchecked claim).
+    previous_definite_state: str = ""
 
 
 class DynamoTransitionLedger:
@@ -42,13 +48,14 @@ class DynamoTransitionLedger:
             # Nothing to order by: relaying a possibly stale message beats dropping a possibly fresh one.
             return Claim(is_news=True, checked=False, problem="no StateChangeTime")
         now = self.clock()
+        definite = notification.new_state in (ALARM, OK)
         try:
-            self.client.update_item(
+            response = self.client.update_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": ALARMS_PK}, "sk": {"S": notification.alarm_name}},
                 UpdateExpression=(
                     "SET last_change_ms = :t, last_change = :iso, last_state = :state, message_id = :mid, "
-                    "relayed_at = :now, expires_at = :exp"
+                    "relayed_at = :now, expires_at = :exp" + (", last_definite_state = :state" if definite else "")
                 ),
                 ConditionExpression=(
                     "attribute_not_exists(last_change_ms) OR last_change_ms < :t "
@@ -63,6 +70,7 @@ class DynamoTransitionLedger:
                     ":exp": {"N": str(int(now + self.memory_s))},
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                ReturnValues="ALL_OLD",
             )
         except ClientError as err:
             error = err.response.get("Error", {})
@@ -76,4 +84,5 @@ class DynamoTransitionLedger:
             return Claim(is_news=True, checked=False, problem=str(error.get("Code") or "ClientError"))
         except BotoCoreError as err:
             return Claim(is_news=True, checked=False, problem=type(err).__name__)
-        return Claim(is_news=True)
+        old = response.get("Attributes") or {}
+        return Claim(is_news=True, previous_definite_state=old.get("last_definite_state", {}).get("S", ""))
