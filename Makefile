@@ -49,6 +49,11 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.lock
 test: $(VENV)/.installed ## run the whole test suite (unit, integration against moto server, concurrency)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Unit tests only: in-memory fakes and no network, so it stays well under a minute on two cores.
+.PHONY: test-fast
+test-fast: $(VENV)/.installed ## unit tests only (no moto, no simulators, no process fleet), under 60 s
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
 .PHONY: lint
 lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## ruff, sam validate --lint, cfn-lint, checkov, generated parts in step
 	$(VENV)/bin/ruff check .

@@ -16,7 +16,7 @@ from local import gameday, status_cli
 from local.stack_process import StackProcess
 from mangaassist.registry import REGISTRY, SERVICE_NAMES
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
 
 def test_gameday_scenarios_pass_and_report():

@@ -15,7 +15,7 @@ import pytest
 from local.stack_process import StackProcess
 from local.template_resources import function_properties
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
 ROUNDS = 10
 ORDER_LATENCY_MS = 400  # every request spends a while inside its worker, waiting for order_service
