@@ -186,19 +186,19 @@ def test_a_malformed_conversation_is_a_client_error_and_not_counted(llm, breaker
 
 def test_ping_is_a_one_token_converse_outside_the_breaker(llm, breakers, fleet):
     result = llm.ping(1.0)
-    assert (result.ok, result.status_code, result.error_class) == (True, 200, None)
+    assert (result.ok, result.status_code, result.failure) == (True, 200, None)
     assert fleet.requests("llm")[-1]["json"]["inferenceConfig"] == {"maxTokens": 1}
 
     observed = {}
     for mode in ("throttle", "error", "down", "hang"):
         fleet.set_fault("llm", mode)
         ping = llm.ping(0.3)
-        observed[mode] = (ping.ok, ping.status_code, ping.error_class)
+        observed[mode] = (ping.ok, ping.status_code, ping.failure, ping.detail)
     assert observed == {
-        "throttle": (False, 429, "throttled"),
-        "error": (False, 503, "http_503"),
-        "down": (False, None, "connection"),
-        "hang": (False, None, "timeout"),
+        "throttle": (False, 429, FailureKind.THROTTLED, "throttled"),
+        "error": (False, 503, FailureKind.ERROR, "http_503"),
+        "down": (False, None, FailureKind.ERROR, "connection"),
+        "hang": (False, None, FailureKind.TIMEOUT, "timeout"),
     }
     assert counted(breakers) == 0
 
@@ -209,4 +209,5 @@ def test_ping_is_a_one_token_converse_outside_the_breaker(llm, breakers, fleet):
 
 def test_ping_without_a_model_id_is_not_configured(breakers, monkeypatch):
     monkeypatch.delenv("BEDROCK_MODEL_ID")
-    assert BedrockLlm(breakers).ping(1.0).error_class == "not_configured"
+    result = BedrockLlm(breakers).ping(1.0)
+    assert (result.ok, result.failure, result.detail) == (False, FailureKind.ERROR, "not_configured")

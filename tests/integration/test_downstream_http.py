@@ -274,13 +274,13 @@ def test_ping_reports_each_fault_without_touching_the_breaker(downstream, breake
     for mode in ("down", "error", "throttle", "hang"):
         fleet.set_fault(ORDERS, mode)
         result = downstream.ping(ORDERS, 0.2)
-        observed[mode] = (result.ok, result.status_code, result.error_class)
+        observed[mode] = (result.ok, result.status_code, result.failure, result.detail)
         assert result.latency_ms < 200 + 400
     assert observed == {
-        "down": (False, None, "connection"),
-        "error": (False, 503, "http_503"),
-        "throttle": (False, 429, "throttled"),
-        "hang": (False, None, "timeout"),
+        "down": (False, None, FailureKind.ERROR, "connection"),
+        "error": (False, 503, FailureKind.ERROR, "http_503"),
+        "throttle": (False, 429, FailureKind.THROTTLED, "throttled"),
+        "hang": (False, None, FailureKind.TIMEOUT, "timeout"),
     }
     assert counted(breakers, ORDERS) == 0
     assert breakers.record(ORDERS).state is CircuitState.CLOSED
@@ -291,10 +291,11 @@ def test_ping_still_reaches_a_service_whose_circuit_is_open(downstream, breakers
     result = downstream.ping(ORDERS, 1)
     assert result.ok
     assert result.status_code == 200
-    assert result.error_class is None
+    assert result.failure is None
     assert fleet.stats()[ORDERS]["calls"] == 1
 
 
 def test_ping_without_a_base_url_is_not_configured(breakers, monkeypatch):
     monkeypatch.delenv("CATALOG_URL", raising=False)
-    assert HttpDownstream(breakers).ping("catalog", 1).error_class == "not_configured"
+    result = HttpDownstream(breakers).ping("catalog", 1)
+    assert (result.ok, result.failure, result.detail) == (False, FailureKind.ERROR, "not_configured")

@@ -20,7 +20,8 @@ import pytest
 
 from mangaassist.health.factory import pinger_from_env
 from mangaassist.health.pinger import BANNER_AFTER_S
-from mangaassist.health.store import HEALTH_PK, HEALTH_TTL_S, STATUS_DOWN, STATUS_OK
+from mangaassist.health.status import ServiceStatus
+from mangaassist.health.store import HEALTH_PK, HEALTH_TTL_S
 from mangaassist.registry import (
     CIRCUIT_OPEN_METRIC,
     METRIC_NAMESPACE,
@@ -220,7 +221,8 @@ def test_healthy_run_records_every_service_with_ttl_and_publishes_metrics(handle
     report = handler()
     assert report["state_store_ok"] is True
     assert set(report["services"]) == set(SERVICE_NAMES)
-    assert all(s["ok"] and s["status"] == STATUS_OK and s["circuit"] == "CLOSED" for s in report["services"].values())
+    services = report["services"].values()
+    assert all(s["ok"] and s["status"] == ServiceStatus.OK and s["circuit"] == "CLOSED" for s in services)
     stored = dynamodb_client(aws_env.url).query(
         TableName=state_table,
         KeyConditionExpression="pk = :pk",
@@ -250,7 +252,7 @@ def test_three_failed_pings_open_the_circuit_and_one_probe_closes_it(
     capsys.readouterr()
     report = handler()
     assert report["opened"] == ["order_service"]
-    assert report["services"]["order_service"]["status"] == STATUS_DOWN
+    assert report["services"]["order_service"]["status"] == ServiceStatus.DOWN
     assert report["services"]["order_service"]["status_code"] == 503
     stored = circuit(state_table, aws_env.url, "order_service")
     assert stored["state"]["S"] == "OPEN"
@@ -348,7 +350,7 @@ def test_a_hanging_dependency_costs_its_own_timeout_only(handler, dependencies):
     elapsed_s = time.perf_counter() - started
     promotions = report["services"]["promotions"]
     assert promotions["ok"] is False
-    assert promotions["error_class"] == "timeout"
+    assert (promotions["failure"], promotions["error_class"]) == ("timeout", "timeout")
     assert report["services"]["catalog"]["ok"] is True
     assert elapsed_s < REGISTRY["promotions"].timeout_ms / 1000 + 1.0
 

@@ -16,7 +16,8 @@ import pytest
 
 from local.simulators.fleet import SimulatorFleet
 from mangaassist.health.factory import pinger_from_env
-from mangaassist.health.store import HEALTH_PK, STATUS_DOWN, STATUS_OK, STATUS_WARN
+from mangaassist.health.status import ServiceStatus
+from mangaassist.health.store import HEALTH_PK
 from mangaassist.registry import REGISTRY, SERVICE_NAMES, STATE_CIRCUITS_PK
 from tests.conftest import dynamodb_client
 
@@ -75,7 +76,7 @@ def handler(simulators, state_table, monkeypatch):
 def test_every_simulator_answers_the_pinger(handler, simulators):
     report = handler()
     assert {name for name, s in report["services"].items() if s["ok"]} == set(SERVICE_NAMES)
-    assert all(s["status"] == STATUS_OK for s in report["services"].values())
+    assert all(s["status"] == ServiceStatus.OK for s in report["services"].values())
     for name in SERVICE_NAMES:
         seen = simulators.requests(name)
         assert len(seen) == 1, name
@@ -107,7 +108,7 @@ def test_injected_faults_show_up_as_their_failure_class(handler, simulators, aws
     assert services["catalog"]["ok"] is True
     broken = {"returns_service", "order_service", "promotions", "analytics", "llm"}
     assert set(report["opened"]) == broken
-    assert {name for name, s in services.items() if s["status"] == STATUS_DOWN} == broken
+    assert {name for name, s in services.items() if s["status"] == ServiceStatus.DOWN} == broken
     ddb = dynamodb_client(aws_env.url)
     for name in broken:
         circuit = ddb.get_item(
@@ -123,5 +124,5 @@ def test_injected_faults_show_up_as_their_failure_class(handler, simulators, aws
     item = ddb.get_item(
         TableName=state_table, Key={"pk": {"S": HEALTH_PK}, "sk": {"S": "returns_service"}}, ConsistentRead=True
     )["Item"]
-    assert item["status"]["S"] == STATUS_WARN
+    assert item["status"]["S"] == ServiceStatus.WARN
     assert int(item["consecutive_failures"]["N"]) == 0

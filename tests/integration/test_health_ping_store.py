@@ -6,12 +6,13 @@ import threading
 
 import pytest
 
+from mangaassist.breaker import FailureKind
+from mangaassist.health.status import ServiceStatus
 from mangaassist.health.store import (
     BANNER_TTL_S,
     HEALTH_PK,
     HEALTH_TTL_S,
     HISTORY_LENGTH,
-    STATUS_WARN,
     Banner,
     HealthStore,
     PingResult,
@@ -46,18 +47,19 @@ def test_results_persist_with_ttl_and_read_back(moto_server, state_table):
     written = store.record(
         [
             PingResult("catalog", True, 45.0, 200, None, NOW - 1),
-            PingResult("order_service", False, None, 503, "error", NOW - 1),
+            PingResult("order_service", False, None, 503, FailureKind.ERROR, NOW - 1, "http_503"),
         ],
         NOW,
     )
     item = raw_item(moto_server, state_table, HEALTH_PK, "order_service")
     assert int(item["expires_at"]["N"]) == int(NOW + HEALTH_TTL_S)
-    assert item["status"]["S"] == STATUS_WARN
+    assert item["status"]["S"] == ServiceStatus.WARN
     assert item["history"]["L"][0]["M"]["status_code"]["N"] == "503"
     loaded = store_for(moto_server, state_table).load_all()
     assert loaded == written
     assert loaded["catalog"].latency_ms == 45.0
-    assert loaded["order_service"].history[0].error_class == "error"
+    assert loaded["order_service"].history[0].failure is FailureKind.ERROR
+    assert loaded["order_service"].history[0].detail == "http_503"
 
 
 def test_expired_items_are_not_trusted_before_dynamodb_deletes_them(moto_server, state_table):

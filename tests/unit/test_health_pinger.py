@@ -13,6 +13,7 @@ from mangaassist.breaker import (
     CircuitRecord,
     CircuitState,
     DependencyTimeoutError,
+    FailureKind,
     InMemoryCircuitStore,
     Override,
 )
@@ -22,12 +23,10 @@ from mangaassist.health.pinger import (
     BANNER_SERVICE,
     HEALTH_PING_REASON,
     HealthPinger,
-    circuit_is_open,
     outage_since,
 )
+from mangaassist.health.status import ServiceStatus
 from mangaassist.health.store import (
-    STATUS_DOWN,
-    STATUS_OK,
     HealthStoreError,
     InMemoryHealthStore,
     PingResult,
@@ -66,7 +65,7 @@ class FakeService:
         if self.raises is not None:
             raise self.raises
         code = self.status_code if self.healthy else 503
-        return PingResult(self.name, self.healthy, self.latency_ms, code, None if self.healthy else "error")
+        return PingResult(self.name, self.healthy, self.latency_ms, code, None if self.healthy else FailureKind.ERROR)
 
 
 @dataclass
@@ -125,7 +124,7 @@ def test_healthy_run_pings_every_service_once_and_changes_nothing(fleet):
     report = fleet.pinger.run()
     assert set(report.results) == set(SERVICE_NAMES)
     assert all(s.calls == 1 for s in fleet.services.values())
-    assert all(h.status == STATUS_OK for h in report.health.values())
+    assert all(h.status == ServiceStatus.OK for h in report.health.values())
     assert report.opened == []
     assert report.probes == {}
     assert report.banner == "unchanged"
@@ -148,7 +147,7 @@ def test_the_registry_count_of_failed_pings_opens_the_circuit_fleet_wide(fleet):
     assert report.opened == ["order_service"]
     assert circuit.state is CircuitState.OPEN
     assert circuit.reason == HEALTH_PING_REASON
-    assert report.health["order_service"].status == STATUS_DOWN
+    assert report.health["order_service"].status == ServiceStatus.DOWN
     assert [t.service for t in fleet.breaker_telemetry.transitions] == ["order_service"]
     # A chat environment sharing the store now routes around order_service without failing first
     # (until the open period ends and a probe becomes due; run_minutes already moved the clock on).
@@ -197,7 +196,7 @@ def test_a_failed_probing_ping_reopens_with_backoff(fleet):
     report = fleet.pinger.run()
     reopened = fleet.circuit("catalog")
     assert report.probes == {"catalog": False}
-    assert report.results["catalog"].error_class == "timeout"
+    assert report.results["catalog"].failure is FailureKind.TIMEOUT
     assert reopened.state is CircuitState.OPEN
     assert reopened.reason == "probe_failed_timeout"
     assert reopened.reopen_count == 1
@@ -330,9 +329,10 @@ def test_prober_errors_become_failed_pings_with_their_class(fleet):
     fleet.services["analytics"].raises = ValueError("adapter bug")
     fleet.services["user_profile"].raises = DependencyTimeoutError("user_profile", "slow", status_code=None)
     report = fleet.pinger.run()
-    assert report.results["feedback"].error_class == "error"
-    assert report.results["analytics"].error_class == "ValueError"
-    assert report.results["user_profile"].error_class == "timeout"
+    assert report.results["feedback"].failure is FailureKind.ERROR
+    assert report.results["analytics"].failure is FailureKind.ERROR
+    assert report.results["analytics"].detail == "ValueError"
+    assert report.results["user_profile"].failure is FailureKind.TIMEOUT
     assert not any(report.results[n].ok for n in ("feedback", "analytics", "user_profile"))
     assert report.results["catalog"].ok
 
@@ -341,7 +341,7 @@ def test_a_service_without_a_prober_is_a_failed_ping(fleet):
     del fleet.services["returns_service"]
     report = fleet.pinger.run()
     assert report.results["returns_service"].ok is False
-    assert report.results["returns_service"].error_class == "not_configured"
+    assert report.results["returns_service"].detail == "not_configured"
 
 
 def test_a_prober_that_ignores_its_timeout_is_abandoned(fleet):
@@ -368,7 +368,7 @@ def test_a_prober_that_ignores_its_timeout_is_abandoned(fleet):
     release.set()
     assert elapsed < 1.0
     assert report.results["catalog"].ok is False
-    assert report.results["catalog"].error_class == "timeout"
+    assert report.results["catalog"].failure is FailureKind.TIMEOUT
 
 
 def test_each_prober_gets_its_registry_timeout(fleet):
@@ -399,8 +399,8 @@ def test_outage_since_rules():
     now = 10_000.0
     closed = CircuitRecord(service="llm")
     ok_ping = PingResult("llm", True, 100.0, None, None, now)
-    bad_ping = PingResult("llm", False, None, None, "error", now)
-    streak = ServiceHealth("llm", STATUS_DOWN, None, 1.0, now, 4, (), failing_since=now - 200)
+    bad_ping = PingResult("llm", False, None, None, FailureKind.ERROR, now)
+    streak = ServiceHealth("llm", ServiceStatus.DOWN, None, 1.0, now, 4, (), failing_since=now - 200)
     assert outage_since(None, ok_ping, closed, now) is None
     assert outage_since(None, bad_ping, closed, now) == now
     assert outage_since(streak, bad_ping, closed, now) == now - 200
@@ -414,6 +414,6 @@ def test_outage_since_rules():
 
 
 def test_circuit_open_metric_rule():
-    assert circuit_is_open(CircuitRecord(service="catalog")) is False
-    assert circuit_is_open(CircuitRecord(service="catalog", state=CircuitState.HALF_OPEN)) is True
-    assert circuit_is_open(CircuitRecord(service="catalog", override=Override.FORCED_OPEN)) is True
+    assert CircuitRecord(service="catalog").is_open is False
+    assert CircuitRecord(service="catalog", state=CircuitState.HALF_OPEN).is_open is True
+    assert CircuitRecord(service="catalog", override=Override.FORCED_OPEN).is_open is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from mangaassist.breaker import FailureKind
 from mangaassist.health.store import PingResult
 from mangaassist.health.telemetry import PingTelemetry
 from mangaassist.registry import (
@@ -22,7 +23,7 @@ def emf_documents(out: str) -> list[dict]:
 def test_one_document_per_service_with_availability_latency_and_circuit(capsys):
     telemetry = PingTelemetry()
     telemetry.publish(REGISTRY["order_service"], PingResult("order_service", True, 42.5, 200), circuit_open=False)
-    telemetry.publish(REGISTRY["llm"], PingResult("llm", False, 6000.0, None, "timeout"), circuit_open=True)
+    telemetry.publish(REGISTRY["llm"], PingResult("llm", False, 6000.0, None, FailureKind.TIMEOUT), circuit_open=True)
     docs = emf_documents(capsys.readouterr().out)
     assert len(docs) == 2
     order, llm = docs

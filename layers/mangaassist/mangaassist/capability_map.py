@@ -12,19 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mangaassist.health.status import ServiceStatus
 from mangaassist.registry import REGISTRY, ServiceSpec
 
 AVAILABLE = "available"
 DEGRADED = "degraded"
 UNAVAILABLE = "unavailable"
 
-SERVICE_OK = "ok"
-SERVICE_WARN = "warn"
-SERVICE_DOWN = "down"
-SERVICE_UNKNOWN = "unknown"
-
 _RANK = {AVAILABLE: 0, DEGRADED: 1, UNAVAILABLE: 2}
-_FROM_SERVICE = {SERVICE_OK: AVAILABLE, SERVICE_UNKNOWN: AVAILABLE, SERVICE_WARN: DEGRADED, SERVICE_DOWN: UNAVAILABLE}
+_FROM_SERVICE = {
+    ServiceStatus.OK: AVAILABLE,
+    ServiceStatus.UNKNOWN: AVAILABLE,
+    ServiceStatus.WARN: DEGRADED,
+    ServiceStatus.DOWN: UNAVAILABLE,
+}
 
 # Capabilities served by the chat itself, with the service whose loss degrades (never removes) them.
 DERIVED: dict[str, str] = {"faq": "llm"}
@@ -39,14 +40,14 @@ def capability_services(registry: Mapping[str, ServiceSpec] = REGISTRY) -> dict[
     return {capability: tuple(services) for capability, services in backing.items()}
 
 
-def service_status(circuit_available: bool, health: Any | None) -> str:
+def service_status(circuit_available: bool, health: Any | None) -> ServiceStatus:
     """ok | warn | down | unknown for one service: an open circuit is down whatever the pings say."""
     if not circuit_available:
-        return SERVICE_DOWN
+        return ServiceStatus.DOWN
     reported = getattr(health, "status", None)
-    if reported in (SERVICE_OK, SERVICE_WARN, SERVICE_DOWN):
-        return reported
-    return SERVICE_UNKNOWN
+    if reported in (ServiceStatus.OK, ServiceStatus.WARN, ServiceStatus.DOWN):
+        return ServiceStatus(reported)
+    return ServiceStatus.UNKNOWN
 
 
 def capability_states(

@@ -45,7 +45,7 @@ def service_rows(
             "name": name,
             "display_name": spec.display_name,
             "tier": int(spec.tier),
-            "status": service_status(breakers.is_available(name), summary),
+            "status": service_status(breakers.is_available(name), summary).value,
             "latency_ms": round(latency) if latency is not None else None,
             "error_rate": round(error_rate, 4) if error_rate is not None else None,
             "circuit": record.state.value,

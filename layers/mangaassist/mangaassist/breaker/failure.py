@@ -2,7 +2,8 @@
 
 A failure is a timeout, a connection error, an HTTP 5xx, a 429/throttle, or a call slower than the
 service's slow-call threshold. A 4xx is the caller's mistake, not an outage: it is re-raised and not
-counted (design Q17).
+counted (design Q17). The rules live here only: each transport's one translation function builds on them,
+and an exception that reaches the breaker untranslated is classified by the same rules.
 """
 
 from __future__ import annotations
@@ -62,23 +63,42 @@ class ServiceUnavailableError(Exception):
         return f"{self.service}_unavailable"
 
 
-_THROTTLE_CODES = {
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "Throttling",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "ServiceQuotaExceededException",
+# AWS error codes, shared by every AWS transport so the call path, the ping and an untranslated error agree.
+THROTTLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "Throttling",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ServiceQuotaExceededException",
+    }
+)
+TIMEOUT_CODES = frozenset({"ModelTimeoutException"})
+SERVER_CODES = frozenset(
+    {
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ModelNotReadyException",
+        "ModelErrorException",
+    }
+)
+# Our request was wrong for this one call: never an outage, whatever the dependency.
+REQUEST_CODES = frozenset({"ValidationException", "SerializationException"})
+
+_ERROR_TYPES: dict[FailureKind, type[DependencyError]] = {
+    FailureKind.TIMEOUT: DependencyTimeoutError,
+    FailureKind.THROTTLED: DependencyThrottledError,
 }
-_SERVER_CODES = {
-    "ServiceUnavailableException",
-    "InternalServerException",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "ModelNotReadyException",
-    "ModelTimeoutException",
-    "ModelErrorException",
-}
+
+
+def dependency_error(
+    kind: FailureKind, service: str, detail: str = "", status_code: int | None = None
+) -> DependencyError:
+    """The adapter error that stands for ``kind``, so the breaker counts it as exactly that kind."""
+    return _ERROR_TYPES.get(kind, DependencyError)(service, detail, status_code)
 
 
 def classify(exc: BaseException) -> FailureKind | None:
@@ -100,41 +120,64 @@ def classify(exc: BaseException) -> FailureKind | None:
     return None
 
 
+def failure_for_status(status: int) -> FailureKind | None:
+    """An HTTP status as the breaker sees it: 429 throttled, 5xx an error, anything else not an outage."""
+    if status == 429:
+        return FailureKind.THROTTLED
+    if status >= 500:
+        return FailureKind.ERROR
+    return None
+
+
+def failure_for_aws_code(code: str, status: int, *, client_errors_are_outages: bool = False) -> FailureKind | None:
+    """An AWS error code and HTTP status as the breaker sees them.
+
+    ``client_errors_are_outages`` is for a dependency where a 4xx other than a malformed request makes it
+    unusable for every caller (Bedrock: a missing model grant is 403, a disabled model 404).
+    """
+    if code in REQUEST_CODES:
+        return None
+    # Bedrock answers 429 while a model is loading: that is the model being unavailable, not us being throttled.
+    if code in THROTTLE_CODES or (status == 429 and code != "ModelNotReadyException"):
+        return FailureKind.THROTTLED
+    if code in TIMEOUT_CODES:
+        return FailureKind.TIMEOUT
+    if code in SERVER_CODES or status >= 500 or client_errors_are_outages:
+        return FailureKind.ERROR
+    return None
+
+
 def _classify_requests(exc: BaseException) -> FailureKind | None:
     try:
         import requests
+        from urllib3.exceptions import ReadTimeoutError
     except ImportError:  # pragma: no cover - requests is in the layer
         return None
     if isinstance(exc, requests.Timeout):
         return FailureKind.TIMEOUT
     if isinstance(exc, requests.ConnectionError):
+        # requests wraps a read timeout hit while downloading the body in ConnectionError, not Timeout.
+        if any(isinstance(arg, ReadTimeoutError) for arg in exc.args):
+            return FailureKind.TIMEOUT
         return FailureKind.ERROR
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return _from_status(exc.response.status_code)
+        return failure_for_status(exc.response.status_code)
     return None
 
 
 def _classify_botocore(exc: BaseException) -> FailureKind | None:
     from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
+
+    if isinstance(exc, ResponseParserError):
+        return FailureKind.ERROR  # an answer that breaks the service's own API contract
 
     if isinstance(exc, bx.ConnectTimeoutError | bx.ReadTimeoutError):
         return FailureKind.TIMEOUT
-    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectionClosedError | bx.ConnectionError):
+    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectionClosedError | bx.ConnectionError | bx.HTTPClientError):
         return FailureKind.ERROR
     if isinstance(exc, bx.ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _THROTTLE_CODES:
-            return FailureKind.THROTTLED
-        if code in _SERVER_CODES:
-            return FailureKind.ERROR
-        return _from_status(status)
-    return None
-
-
-def _from_status(status: int) -> FailureKind | None:
-    if status == 429:
-        return FailureKind.THROTTLED
-    if status >= 500:
-        return FailureKind.ERROR
+        return failure_for_aws_code(code, status)
     return None

@@ -54,8 +54,9 @@ class CircuitRecord:
         return replace(self, **changes)
 
     @property
-    def is_open_like(self) -> bool:
-        return self.state is not CircuitState.CLOSED
+    def is_open(self) -> bool:
+        """What the CircuitOpen metric reports: open or half-open, or forced open by an operator."""
+        return self.state is not CircuitState.CLOSED or self.override is Override.FORCED_OPEN
 
 
 @dataclass(frozen=True)

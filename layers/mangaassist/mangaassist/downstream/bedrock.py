@@ -21,17 +21,18 @@ from typing import Any
 import boto3
 from botocore import exceptions as bx
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 
 from mangaassist import aws_clients
 from mangaassist.breaker import (
     CircuitBreakers,
     DependencyClientError,
     DependencyError,
-    DependencyThrottledError,
-    DependencyTimeoutError,
     FailureKind,
     ServiceUnavailableError,
+    classify,
 )
+from mangaassist.breaker.failure import dependency_error, failure_for_aws_code
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.models import PingResult
 from mangaassist.registry import ServiceSpec
@@ -44,11 +45,6 @@ BEDROCK_SERVICE = "bedrock-runtime"
 MIN_CALL_S = 0.05  # below this there is no point asking the model at all
 TIMEOUT_STEP_S = 0.25  # client timeouts are rounded down to this step, so a handful of clients serve all deadlines
 PING_PROMPT = "ping"
-
-THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"})
-# Our request was wrong for this one prompt: not an outage. Everything else (403 on a missing model grant,
-# 404 on a disabled model, 424, 5xx) makes the LLM unusable for every customer and must open the circuit.
-CLIENT_CODES = frozenset({"ValidationException", "SerializationException"})
 
 
 def _bucket(timeout_s: float) -> float:
@@ -71,7 +67,7 @@ def _answer_text(response: dict[str, Any]) -> str:
         blocks = response["output"]["message"]["content"]
         text = "".join(block.get("text", "") for block in blocks if isinstance(block, dict)).strip()
     except (KeyError, TypeError, AttributeError) as err:
-        raise DependencyError(LLM, "malformed converse response") from err
+        raise dependency_error(bedrock_failure(err), LLM, "malformed converse response") from err
     if not text:
         # A guardrail or filter stopped this answer; the model is fine, this prompt gets the template.
         raise DependencyClientError(LLM, 200, f"empty answer (stopReason {response.get('stopReason')})")
@@ -84,15 +80,30 @@ def _error_code(err: bx.ClientError) -> tuple[str, int]:
     return code, status
 
 
-def _translate(err: bx.ClientError) -> Exception:
-    code, status = _error_code(err)
-    if code in THROTTLE_CODES or (status == 429 and code != "ModelNotReadyException"):
-        return DependencyThrottledError(LLM, code or "HTTP 429", status_code=status)
-    if code == "ModelTimeoutException":
-        return DependencyTimeoutError(LLM, code, status_code=status)
-    if code in CLIENT_CODES:
-        return DependencyClientError(LLM, status, code)
-    return DependencyError(LLM, code or f"HTTP {status}", status_code=status)
+def bedrock_failure(err: Exception) -> FailureKind | None:
+    """This transport's one translation into the breaker's vocabulary, for converse and ping alike.
+
+    Only a malformed request (ValidationException, a parameter botocore rejects) is our mistake. Every other
+    error code (403 on a missing model grant, 404 on a disabled model, 424, 5xx) makes the LLM unusable for
+    every customer and must open the circuit.
+    """
+    if isinstance(err, bx.ClientError):
+        code, status = _error_code(err)
+        return failure_for_aws_code(code, status, client_errors_are_outages=True)
+    if isinstance(err, bx.ParamValidationError):
+        return None
+    # An answer without the promised shape is the endpoint breaking its contract.
+    return classify(err) or FailureKind.ERROR
+
+
+def _failure_word(err: Exception, kind: FailureKind | None) -> str:
+    if kind is FailureKind.THROTTLED:
+        return "throttled"
+    if isinstance(err, bx.ClientError):
+        return f"http_{_error_code(err)[1]}"
+    if kind is FailureKind.TIMEOUT:
+        return "timeout"
+    return "connection" if isinstance(err, bx.ConnectionError | bx.HTTPClientError) else "request_error"
 
 
 class BedrockLlm:
@@ -159,19 +170,26 @@ class BedrockLlm:
             try:
                 response = self._client_for(timeout_s).converse(modelId=model_id, **request)
             except bx.ClientError as err:
-                if _error_code(err)[0] in THROTTLE_CODES and attempt < self.max_attempts:
+                kind = bedrock_failure(err)
+                if kind is FailureKind.THROTTLED and attempt < self.max_attempts:
                     pause = self._backoff(attempt)
                     if deadline.remaining() - pause >= self.min_attempt_s:
                         logger.warning("llm_throttled_backoff", extra={"attempt": attempt, "pause_s": round(pause, 3)})
                         self._sleep(pause)
                         continue
-                raise _translate(err) from err
-            except (bx.ReadTimeoutError, bx.ConnectTimeoutError) as err:
-                raise DependencyTimeoutError(LLM, f"no answer within {timeout_s:.2f}s") from err
-            except (bx.ConnectionError, bx.HTTPClientError) as err:
-                raise DependencyError(LLM, f"connection failed ({type(err).__name__})") from err
+                code, status = _error_code(err)
+                if kind is None:
+                    raise DependencyClientError(LLM, status, code) from err
+                raise dependency_error(kind, LLM, code or f"HTTP {status}", status_code=status) from err
+            except (bx.ConnectionError, bx.HTTPClientError) as err:  # the timeouts are both of these
+                kind = bedrock_failure(err)
+                if kind is FailureKind.TIMEOUT:
+                    raise dependency_error(kind, LLM, f"no answer within {timeout_s:.2f}s") from err
+                raise dependency_error(kind, LLM, f"connection failed ({type(err).__name__})") from err
             except bx.ParamValidationError as err:
                 raise DependencyClientError(LLM, 400, "invalid converse request") from err
+            except ResponseParserError as err:
+                raise dependency_error(bedrock_failure(err), LLM, "malformed converse response") from err
             return _answer_text(response)
 
     def _backoff(self, attempt: int) -> float:
@@ -184,7 +202,7 @@ class BedrockLlm:
         """The cheapest real call: a one-token converse, outside the breaker."""
         model_id = self.model_id
         if not model_id:
-            return PingResult(ok=False, latency_ms=0.0, error_class="not_configured")
+            return PingResult(LLM, False, 0.0, detail="not_configured")
         started = time.perf_counter()
         try:
             response = self._client_for(timeout_s).converse(
@@ -192,18 +210,12 @@ class BedrockLlm:
                 messages=[{"role": "user", "content": [{"text": PING_PROMPT}]}],
                 inferenceConfig={"maxTokens": 1},
             )
-        except bx.ClientError as err:
-            code, status = _error_code(err)
-            error_class = "throttled" if code in THROTTLE_CODES else f"http_{status}"
-            return PingResult(ok=False, latency_ms=_since(started), status_code=status or None, error_class=error_class)
-        except (bx.ReadTimeoutError, bx.ConnectTimeoutError):
-            return PingResult(ok=False, latency_ms=_since(started), error_class="timeout")
-        except (bx.ConnectionError, bx.HTTPClientError):
-            return PingResult(ok=False, latency_ms=_since(started), error_class="connection")
-        except bx.BotoCoreError:
-            return PingResult(ok=False, latency_ms=_since(started), error_class="request_error")
+        except (bx.ClientError, bx.BotoCoreError, ResponseParserError) as err:
+            kind = bedrock_failure(err)
+            status = (_error_code(err)[1] or None) if isinstance(err, bx.ClientError) else None
+            return PingResult(LLM, False, _since(started), status, failure=kind, detail=_failure_word(err, kind))
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
-        return PingResult(ok=True, latency_ms=_since(started), status_code=status)
+        return PingResult(LLM, True, _since(started), status)
 
     # ------------------------------------------------------------------ clients
 

@@ -19,17 +19,16 @@ from urllib.parse import quote
 import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
 
 from mangaassist.breaker import (
     CircuitBreakers,
     DependencyClientError,
     DependencyError,
-    DependencyThrottledError,
-    DependencyTimeoutError,
     FailureKind,
     ServiceUnavailableError,
+    classify,
 )
+from mangaassist.breaker.failure import dependency_error, failure_for_status
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.models import Order, PingResult, Product, Profile, Promotion, ReturnCase
 from mangaassist.observability import remote_call
@@ -78,9 +77,28 @@ def pooled_session(pool_maxsize: int = 10) -> requests.Session:
     return session
 
 
-def _is_read_timeout(err: requests.ConnectionError) -> bool:
-    # requests wraps a read timeout hit while downloading the body in ConnectionError, not Timeout.
-    return any(isinstance(arg, ReadTimeoutError) for arg in err.args)
+def http_failure(outcome: requests.Response | Exception) -> FailureKind | None:
+    """This transport's one translation into the breaker's vocabulary, for calls and pings alike.
+
+    ``outcome`` is the response, or what was raised while getting or parsing it. None means no outage:
+    a 2xx, or a 4xx other than 429 (our request was wrong, design Q17).
+    """
+    if isinstance(outcome, requests.Response):
+        status = outcome.status_code
+        if 200 <= status < 300 or (400 <= status < 500 and status != 429):
+            return None
+        # A redirect is not in any contract (they are never followed): the service is misbehaving.
+        return failure_for_status(status) or FailureKind.ERROR
+    # Anything else raised (a body that is not the promised JSON, say) is the service breaking its contract.
+    return classify(outcome) or FailureKind.ERROR
+
+
+def _failure_word(outcome: requests.Response | Exception) -> str:
+    if isinstance(outcome, requests.Response):
+        return "throttled" if outcome.status_code == 429 else f"http_{outcome.status_code}"
+    if http_failure(outcome) is FailureKind.TIMEOUT:
+        return "timeout"
+    return "connection" if isinstance(outcome, requests.ConnectionError) else "request_error"
 
 
 def _items(key: str, model: type[M]) -> Callable[[Any], list[M]]:
@@ -161,27 +179,25 @@ class HttpDownstream:
         spec = self._spec(service)
         base = self.base_url(service)
         if base is None:
-            return PingResult(ok=False, latency_ms=0.0, error_class="not_configured")
+            return PingResult(service, False, 0.0, detail="not_configured")
         started = time.perf_counter()
         with remote_call(service, "GET") as trace:
             try:
                 response = self.session.get(
                     base + spec.health_path, timeout=(timeout_s, timeout_s), allow_redirects=False
                 )
-            except requests.Timeout:
-                return PingResult(ok=False, latency_ms=_since(started), error_class="timeout")
-            except requests.ConnectionError as err:
-                error_class = "timeout" if _is_read_timeout(err) else "connection"
-                return PingResult(ok=False, latency_ms=_since(started), error_class=error_class)
-            except requests.RequestException:
-                return PingResult(ok=False, latency_ms=_since(started), error_class="request_error")
+            except requests.RequestException as err:
+                return PingResult(service, False, _since(started), failure=http_failure(err), detail=_failure_word(err))
             trace.answered(response.status_code)
         latency_ms = _since(started)
         status = response.status_code
         if status == 200:
-            return PingResult(ok=True, latency_ms=latency_ms, status_code=status)
-        error_class = "throttled" if status == 429 else f"http_{status}"
-        return PingResult(ok=False, latency_ms=latency_ms, status_code=status, error_class=error_class)
+            return PingResult(service, True, latency_ms, status)
+        # A health path answering anything but 200 (even a 4xx) is a failed ping: http_failure's None for a
+        # 4xx means "our mistake" on a call, but the health path is ours to get right.
+        return PingResult(
+            service, False, latency_ms, status, failure=http_failure(response), detail=_failure_word(response)
+        )
 
     # ------------------------------------------------------------------ plumbing
 
@@ -242,31 +258,32 @@ class HttpDownstream:
                     timeout=(timeout_s, timeout_s),
                     allow_redirects=False,
                 )
-            except requests.Timeout:
-                raise DependencyTimeoutError(name, f"no answer within {timeout_s:.3f}s") from None
-            except requests.ConnectionError as err:
-                if _is_read_timeout(err):
-                    raise DependencyTimeoutError(name, f"no answer within {timeout_s:.3f}s") from None
-                raise DependencyError(name, f"connection failed ({type(err).__name__})") from None
             except requests.RequestException as err:
-                raise DependencyError(name, f"request failed ({type(err).__name__})") from None
+                kind = http_failure(err)
+                raise dependency_error(kind, name, _request_failed(kind, err, timeout_s)) from None
             trace.answered(response.status_code)
         status = response.status_code
-        if status == 429:
-            raise DependencyThrottledError(name, "HTTP 429", status_code=status)
-        if status >= 500:
-            raise DependencyError(name, f"HTTP {status}", status_code=status)
-        if 400 <= status < 500:
-            raise DependencyClientError(name, status, _error_code(response))
+        kind = http_failure(response)
+        if kind is not None:
+            raise dependency_error(kind, name, f"HTTP {status}", status_code=status)
         if not 200 <= status < 300:
-            raise DependencyError(name, f"unexpected HTTP {status}", status_code=status)
+            raise DependencyClientError(name, status, _error_code(response))
         if parse is None:
             return None
         try:
             return parse(response.json())
         except (ValueError, TypeError, KeyError, ValidationError) as err:
             # ValidationError is a ValueError too; either way the service broke its contract.
-            raise DependencyError(name, f"malformed body ({type(err).__name__})", status_code=status) from err
+            detail = f"malformed body ({type(err).__name__})"
+            raise dependency_error(http_failure(err), name, detail, status_code=status) from err
+
+
+def _request_failed(kind: FailureKind, err: requests.RequestException, timeout_s: float) -> str:
+    if kind is FailureKind.TIMEOUT:
+        return f"no answer within {timeout_s:.3f}s"
+    if isinstance(err, requests.ConnectionError):
+        return f"connection failed ({type(err).__name__})"
+    return f"request failed ({type(err).__name__})"
 
 
 def _since(started: float) -> float:

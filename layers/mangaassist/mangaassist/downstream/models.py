@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from mangaassist.breaker.failure import FailureKind
 
 
 class _Model(BaseModel):
@@ -60,10 +64,25 @@ class Profile(_Model):
     points: int = 0
 
 
-class PingResult(_Model):
-    """One health ping of a dependency, made without the breaker (the health pinger's raw observation)."""
+@dataclass(frozen=True)
+class PingResult:
+    """One health ping of one dependency, made without the breaker: the pinger's raw observation.
 
+    ``failure`` is in the breaker's own vocabulary, so a failed ping that serves as the fleet's probe is
+    counted exactly like the same failure on a chat request; ``detail`` is only for people reading it.
+    """
+
+    service: str
     ok: bool
-    latency_ms: float
-    status_code: int | None = None
-    error_class: str | None = None  # None when ok; else timeout | connection | throttled | http_<status> | ...
+    latency_ms: float | None  # None when nothing answered (timeout, connection refused)
+    status_code: int | None = None  # HTTP status of the health endpoint or Bedrock's answer; None if none came
+    failure: FailureKind | None = None  # None exactly when ok
+    at: float = 0.0  # epoch seconds when the ping started; the pinger stamps it
+    detail: str = ""  # what went wrong in a word: "connection", "http_503", "not_configured", an exception's class
+
+    def __post_init__(self) -> None:
+        if self.ok and self.failure is not None:
+            raise ValueError(f"a ping that answered cannot also have failed ({self.failure})")
+        if not self.ok and self.failure is None:
+            # A dependency that does not answer its ping properly is down for whatever reason it gives.
+            object.__setattr__(self, "failure", FailureKind.ERROR)

@@ -21,21 +21,20 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ALL_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from mangaassist.breaker import (
     CircuitBreakers,
     CircuitRecord,
     CircuitState,
-    DependencyError,
-    DependencyThrottledError,
-    DependencyTimeoutError,
     FailureKind,
     Override,
     classify,
 )
-from mangaassist.health.store import Banner, HealthStorage, HealthStoreError, PingResult, ServiceHealth
+from mangaassist.breaker.failure import dependency_error
+from mangaassist.downstream.models import PingResult
+from mangaassist.health.store import Banner, HealthStorage, HealthStoreError, ServiceHealth
 from mangaassist.health.telemetry import PingTelemetry
 from mangaassist.registry import REGISTRY, ServiceSpec
 
@@ -58,11 +57,10 @@ BANNER_JA = (
 class Prober(Protocol):
     """Pings one service once within ``timeout_s``.
 
-    Returns a PingResult (or any object with ``ok``, ``latency_ms``, ``status_code`` and
-    ``error_class``), or raises; an exception is recorded as a failed ping, never propagated.
+    Returns a PingResult, or raises; an exception is recorded as a failed ping, never propagated.
     """
 
-    def __call__(self, timeout_s: float) -> Any: ...
+    def __call__(self, timeout_s: float) -> PingResult: ...
 
 
 @dataclass(frozen=True)
@@ -89,8 +87,9 @@ class PingReport:
                     "ok": result.ok,
                     "latency_ms": result.latency_ms,
                     "status_code": result.status_code,
-                    "error_class": result.error_class,
-                    "status": self.health[name].status if name in self.health else None,
+                    "failure": result.failure.value if result.failure else None,
+                    "error_class": result.detail or None,
+                    "status": self.health[name].status.value if name in self.health else None,
                     "circuit": self.circuits.get(name),
                 }
                 for name, result in self.results.items()
@@ -108,42 +107,10 @@ def _failed(service: str, started_at: float, exc: BaseException) -> PingResult:
         ok=False,
         latency_ms=None,
         status_code=getattr(exc, "status_code", None),
-        error_class=kind.value if kind is not None else type(exc).__name__,
+        failure=kind,
         at=started_at,
+        detail=kind.value if kind is not None else type(exc).__name__,
     )
-
-
-def _as_ping_result(service: str, started_at: float, answer: Any) -> PingResult:
-    """Normalises whatever a prober returned (ours or an adapter's own result type)."""
-    if isinstance(answer, PingResult) and answer.service == service and answer.at:
-        return answer
-    ok = bool(getattr(answer, "ok", False))
-    latency = getattr(answer, "latency_ms", None)
-    code = getattr(answer, "status_code", None)
-    return PingResult(
-        service=service,
-        ok=ok,
-        latency_ms=float(latency) if latency is not None else None,
-        status_code=int(code) if code is not None else None,
-        error_class=None if ok else (getattr(answer, "error_class", None) or "error"),
-        at=started_at,
-    )
-
-
-def _failure_for(result: PingResult) -> DependencyError:
-    """The adapter-style error a failed ping stands for, so the breaker's probe counts it as it would
-    count the same failure on a chat request."""
-    detail = f"health ping failed ({result.error_class})"
-    if result.error_class == FailureKind.TIMEOUT.value:
-        return DependencyTimeoutError(result.service, detail, result.status_code)
-    if result.error_class == FailureKind.THROTTLED.value:
-        return DependencyThrottledError(result.service, detail, result.status_code)
-    return DependencyError(result.service, detail, result.status_code)
-
-
-def circuit_is_open(record: CircuitRecord) -> bool:
-    """The CircuitOpen metric: 1 while open or half-open, or while an operator forces it open."""
-    return record.state is not CircuitState.CLOSED or record.override is Override.FORCED_OPEN
 
 
 def outage_since(
@@ -155,7 +122,7 @@ def outage_since(
     began at the earliest of the first failed ping of the current streak (kept in the health item, so
     it survives invocations) and the moment its circuit opened (or an operator forced it open).
     """
-    circuit_down = circuit_is_open(circuit) and circuit.override not in (Override.DISABLED, Override.FORCED_CLOSED)
+    circuit_down = circuit.is_open and circuit.override not in (Override.DISABLED, Override.FORCED_CLOSED)
     ping_down = latest is not None and not latest.ok
     if health is not None and health.consecutive_failures > 0:
         ping_down = True
@@ -210,13 +177,14 @@ class HealthPinger:
             state_store_ok = False
 
         for name, result in results.items():
-            self.telemetry.publish(self.registry[name], result, circuit_is_open(circuits[name]))
+            self.telemetry.publish(self.registry[name], result, circuits[name].is_open)
             if not result.ok:
                 logger.warning(
                     "health_ping_failed",
                     extra={
                         "service": name,
-                        "error_class": result.error_class,
+                        "failure": result.failure.value if result.failure else None,
+                        "error_class": result.detail,
                         "status_code": result.status_code,
                         "consecutive_failures": health[name].consecutive_failures if name in health else None,
                     },
@@ -239,12 +207,11 @@ class HealthPinger:
         started_at = self.clock()
         prober = self.probers.get(spec.name)
         if prober is None:
-            return PingResult(spec.name, False, None, None, "not_configured", started_at)
+            return PingResult(spec.name, False, None, at=started_at, detail="not_configured")
         try:
-            answer = prober(spec.timeout_ms / 1000)
+            return replace(prober(spec.timeout_ms / 1000), service=spec.name, at=started_at)
         except Exception as exc:  # any failure of the dependency or its adapter is a failed ping
             return _failed(spec.name, started_at, exc)
-        return _as_ping_result(spec.name, started_at, answer)
 
     def _ping_or_probe(self, spec: ServiceSpec, circuit: CircuitRecord) -> tuple[PingResult, bool | None]:
         if circuit.state is CircuitState.CLOSED or circuit.override is not Override.NONE:
@@ -255,7 +222,9 @@ class HealthPinger:
             result = self._ping(spec)
             seen.append(result)
             if not result.ok:
-                raise _failure_for(result)
+                # The ping's own failure kind, so the probe counts it as a chat request's would be.
+                detail = f"health ping failed ({result.detail})"
+                raise dependency_error(result.failure, spec.name, detail, result.status_code)
             return result
 
         outcome = self.breakers.probe(spec.name, ping_as_probe)
@@ -276,7 +245,8 @@ class HealthPinger:
         probes: dict[str, bool] = {}
         for name, future in futures.items():
             if not future.done():
-                results[name] = PingResult(name, False, None, None, FailureKind.TIMEOUT.value, started_at)
+                abandoned = PingResult(name, False, None, failure=FailureKind.TIMEOUT, at=started_at, detail="timeout")
+                results[name] = abandoned
                 continue
             result, outcome = future.result()
             results[name] = result

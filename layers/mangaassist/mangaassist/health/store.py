@@ -26,6 +26,9 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from mangaassist.breaker.failure import FailureKind
+from mangaassist.downstream.models import PingResult
+from mangaassist.health.status import ServiceStatus
 from mangaassist.registry import REGISTRY, ServiceSpec
 
 HEALTH_PK = "health"
@@ -41,26 +44,9 @@ STALE_AFTER_S = 180  # three missed pings: `/status` should say "unknown" rather
 MAX_WRITE_ATTEMPTS = 10
 RETRY_BACKOFF_S = 0.01  # jittered, times the attempt number: contending writers spread out instead of colliding again
 
-STATUS_OK = "ok"
-STATUS_WARN = "warn"
-STATUS_DOWN = "down"
-STATUS_UNKNOWN = "unknown"
-
 
 class HealthStoreError(Exception):
     """The state table could not be read or written."""
-
-
-@dataclass(frozen=True)
-class PingResult:
-    """One health ping of one service."""
-
-    service: str
-    ok: bool
-    latency_ms: float | None  # None when nothing answered (timeout, connection refused)
-    status_code: int | None = None  # HTTP status of the health endpoint; None for Bedrock or no answer
-    error_class: str | None = None  # e.g. "timeout", "error", "throttled", or the exception's class name
-    at: float = 0.0  # epoch seconds when the ping started
 
 
 @dataclass(frozen=True)
@@ -68,7 +54,7 @@ class ServiceHealth:
     """What `/status` shows for one service (the design's health dashboard row)."""
 
     service: str
-    status: str  # "ok" | "warn" | "down" | "unknown"
+    status: ServiceStatus
     latency_ms: float | None  # median of the last successful pings (None if none succeeded recently)
     error_rate: float  # failed share of the recent history, 0..1
     checked_at: float  # when the newest ping in the history started
@@ -108,7 +94,7 @@ def typical_latency_ms(history: Sequence[PingResult]) -> float | None:
     return float(statistics.median(answered[-LATENCY_WINDOW:]))
 
 
-def health_status(spec: ServiceSpec, history: Sequence[PingResult], consecutive_failures: int) -> str:
+def health_status(spec: ServiceSpec, history: Sequence[PingResult], consecutive_failures: int) -> ServiceStatus:
     """The one status rule, applied in this order:
 
     - ``unknown``: no ping recorded yet;
@@ -120,15 +106,15 @@ def health_status(spec: ServiceSpec, history: Sequence[PingResult], consecutive_
     - ``ok`` otherwise.
     """
     if not history:
-        return STATUS_UNKNOWN
+        return ServiceStatus.UNKNOWN
     if consecutive_failures >= spec.ping_failures_to_open:
-        return STATUS_DOWN
+        return ServiceStatus.DOWN
     if consecutive_failures > 0 or error_rate(history) >= WARN_ERROR_RATE:
-        return STATUS_WARN
+        return ServiceStatus.WARN
     latency = typical_latency_ms(history)
     if latency is not None and latency > spec.slow_call_ms:
-        return STATUS_WARN
-    return STATUS_OK
+        return ServiceStatus.WARN
+    return ServiceStatus.OK
 
 
 def merge_ping(previous: ServiceHealth | None, result: PingResult, spec: ServiceSpec) -> ServiceHealth:
@@ -192,7 +178,9 @@ def _ping_to_attr(result: PingResult) -> dict[str, Any]:
             "ok": {"BOOL": result.ok},
             "latency_ms": _opt_n(result.latency_ms),
             "status_code": _opt_n(result.status_code),
-            "error_class": _opt_s(result.error_class),
+            "failure": _opt_s(result.failure.value if result.failure else None),
+            # Only for people; the name predates `failure` and is kept so older readers still find it.
+            "error_class": _opt_s(result.detail or None),
             "at": _n(result.at),
         }
     }
@@ -206,8 +194,9 @@ def _ping_from_attr(service: str, attr: dict[str, Any]) -> PingResult:
         ok=m["ok"]["BOOL"],
         latency_ms=_read_n(m.get("latency_ms")),
         status_code=int(code) if code is not None else None,
-        error_class=m.get("error_class", {}).get("S"),
+        failure=FailureKind(m["failure"]["S"]) if "S" in m.get("failure", {}) else None,
         at=_read_n(m.get("at")) or 0.0,
+        detail=m.get("error_class", {}).get("S", ""),
     )
 
 
@@ -216,7 +205,7 @@ def _health_from_item(item: dict[str, Any]) -> ServiceHealth:
     history = tuple(_ping_from_attr(service, a) for a in item.get("history", {}).get("L", []))
     return ServiceHealth(
         service=service,
-        status=item.get("status", {}).get("S", STATUS_UNKNOWN),
+        status=ServiceStatus(item.get("status", {}).get("S", ServiceStatus.UNKNOWN)),
         latency_ms=_read_n(item.get("latency_ms")),
         error_rate=_read_n(item.get("error_rate")) or 0.0,
         checked_at=_read_n(item.get("checked_at")) or 0.0,
@@ -335,7 +324,7 @@ class HealthStore:
         written = replace(health, version=(expected_version or 0) + 1)
         item = {
             **self._key(HEALTH_PK, health.service),
-            "status": {"S": written.status},
+            "status": {"S": written.status.value},
             "latency_ms": _opt_n(written.latency_ms),
             "error_rate": _n(float(written.error_rate)),
             "checked_at": _n(float(written.checked_at)),
