@@ -143,8 +143,8 @@ def _build_caller(plan: Plan, report: WorkerReport, counter: list[int]):
         from mangaassist.breaker import CircuitBreakers, ServiceUnavailableError
         from mangaassist.breaker.dynamo_store import DynamoCircuitStore
         from mangaassist.breaker.failure import FailureKind
-        from mangaassist.breaker.telemetry import RecordingTelemetry
         from mangaassist.registry import REGISTRY
+        from tests.fakes import RecordingTelemetry  # keeps the lab's EMF documents off stdout
 
         threshold = plan.counted_threshold or plan.threshold
         settings = {

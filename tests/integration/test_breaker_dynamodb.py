@@ -15,10 +15,10 @@ from mangaassist.breaker import (
 )
 from mangaassist.breaker.dynamo_store import DynamoCircuitStore
 from mangaassist.breaker.store import LostRaceError, NotClosedError
-from mangaassist.breaker.telemetry import RecordingTelemetry
 from mangaassist.breaker_factory import breakers_from_env
 from mangaassist.registry import REGISTRY, STATE_CIRCUITS_PK
 from tests.conftest import dynamodb_client
+from tests.fakes import RecordingTelemetry
 
 pytestmark = pytest.mark.integration
 

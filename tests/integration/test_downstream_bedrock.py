@@ -16,12 +16,12 @@ from mangaassist.breaker import (
     CircuitState,
     DependencyClientError,
     FailureKind,
-    InMemoryCircuitStore,
     ServiceUnavailableError,
 )
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.bedrock import BedrockLlm
 from mangaassist.registry import REGISTRY
+from tests.fakes import InMemoryCircuitStore
 
 pytestmark = pytest.mark.integration
 

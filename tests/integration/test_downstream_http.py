@@ -17,13 +17,13 @@ from mangaassist.breaker import (
     CircuitState,
     DependencyClientError,
     FailureKind,
-    InMemoryCircuitStore,
     ServiceUnavailableError,
 )
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.http_services import HttpDownstream
 from mangaassist.downstream.models import Order, Product
 from mangaassist.registry import REGISTRY
+from tests.fakes import InMemoryCircuitStore
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,10 @@ import traceback
 import pytest
 
 from local.simulators.server import SimRequest, SimResponse, SimService, SimulatorServer, route
-from mangaassist.breaker import CircuitBreakers, InMemoryCircuitStore, ServiceUnavailableError
+from mangaassist.breaker import CircuitBreakers, ServiceUnavailableError
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.http_services import HttpDownstream
+from tests.fakes import InMemoryCircuitStore
 
 pytestmark = pytest.mark.integration
 

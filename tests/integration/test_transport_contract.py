@@ -26,15 +26,14 @@ from mangaassist.breaker import (
     CircuitBreakers,
     DependencyClientError,
     FailureKind,
-    InMemoryCircuitStore,
     ServiceUnavailableError,
 )
-from mangaassist.breaker.telemetry import RecordingTelemetry
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.bedrock import BedrockLlm
 from mangaassist.downstream.http_services import HttpDownstream
 from mangaassist.downstream.models import PingResult
 from mangaassist.registry import REGISTRY
+from tests.fakes import InMemoryCircuitStore, RecordingTelemetry
 
 pytestmark = pytest.mark.integration
 

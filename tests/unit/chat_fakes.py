@@ -12,9 +12,10 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from mangaassist.breaker import CircuitBreakers, InMemoryCircuitStore, Override
+from mangaassist.breaker import CircuitBreakers, Override
 from mangaassist.breaker.telemetry import BreakerTelemetry
 from mangaassist.downstream.models import Order, OrderItem, Product, Profile, Promotion, ReturnCase
+from tests.fakes import InMemoryCircuitStore
 
 # Values that exist only in these fakes: if one shows up in an answer, it came from the fake's data.
 ORDER_IDS = ("ORD-7731-FAKE", "ORD-8842-FAKE")

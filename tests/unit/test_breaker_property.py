@@ -11,12 +11,11 @@ from mangaassist.breaker import (
     CircuitBreakers,
     DependencyClientError,
     DependencyError,
-    InMemoryCircuitStore,
     ServiceUnavailableError,
 )
 from mangaassist.breaker.fleet import BUCKETS_PER_WINDOW
-from mangaassist.breaker.telemetry import RecordingTelemetry
 from mangaassist.registry import REGISTRY, BreakerSettings
+from tests.fakes import InMemoryCircuitStore, RecordingTelemetry
 
 
 @dataclass

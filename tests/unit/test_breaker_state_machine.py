@@ -11,13 +11,12 @@ from mangaassist.breaker import (
     DependencyClientError,
     DependencyTimeoutError,
     FailureKind,
-    InMemoryCircuitStore,
     Override,
     ServiceUnavailableError,
     StateStoreError,
 )
-from mangaassist.breaker.telemetry import RecordingTelemetry
 from mangaassist.registry import REGISTRY
+from tests.fakes import InMemoryCircuitStore, RecordingTelemetry
 
 
 class Clock:

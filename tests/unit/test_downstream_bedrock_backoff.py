@@ -12,11 +12,11 @@ from mangaassist.breaker import (
     CircuitState,
     DependencyClientError,
     FailureKind,
-    InMemoryCircuitStore,
     ServiceUnavailableError,
 )
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.bedrock import BedrockLlm
+from tests.fakes import InMemoryCircuitStore
 
 
 class FakeClock:

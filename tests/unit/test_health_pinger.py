@@ -14,10 +14,8 @@ from mangaassist.breaker import (
     CircuitState,
     DependencyTimeoutError,
     FailureKind,
-    InMemoryCircuitStore,
     Override,
 )
-from mangaassist.breaker.telemetry import RecordingTelemetry
 from mangaassist.health.pinger import (
     BANNER_AFTER_S,
     BANNER_SERVICE,
@@ -28,12 +26,12 @@ from mangaassist.health.pinger import (
 from mangaassist.health.status import ServiceStatus
 from mangaassist.health.store import (
     HealthStoreError,
-    InMemoryHealthStore,
     PingResult,
     ServiceHealth,
 )
 from mangaassist.health.telemetry import PingTelemetry
 from mangaassist.registry import REGISTRY, SERVICE_NAMES
+from tests.fakes import InMemoryCircuitStore, InMemoryHealthStore, RecordingTelemetry
 
 PERIOD_S = 60.0  # the schedule: one run a minute
 

@@ -11,7 +11,7 @@ from mangaassist.breaker.failure import (
 )
 from mangaassist.breaker.fleet import CircuitBreakers
 from mangaassist.breaker.model import CircuitInfo, CircuitRecord, CircuitState, Override, Transition
-from mangaassist.breaker.store import CircuitStore, InMemoryCircuitStore, StateStoreError
+from mangaassist.breaker.store import CircuitStore, StateStoreError
 
 __all__ = [
     "CircuitBreakers",
@@ -24,7 +24,6 @@ __all__ = [
     "DependencyThrottledError",
     "DependencyTimeoutError",
     "FailureKind",
-    "InMemoryCircuitStore",
     "Override",
     "ServiceUnavailableError",
     "StateStoreError",

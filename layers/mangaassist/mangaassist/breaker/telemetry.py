@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 from mangaassist.breaker.failure import FailureKind
 from mangaassist.breaker.model import CircuitState, Transition
@@ -62,21 +61,3 @@ class BreakerTelemetry:
         )
         self.emit(spec, CIRCUIT_TRANSITION_METRIC, 1, "Count")
         self.emit(spec, CIRCUIT_OPEN_METRIC, 0 if transition.to_state is CircuitState.CLOSED else 1, "Count")
-
-
-@dataclass
-class RecordingTelemetry(BreakerTelemetry):
-    """Keeps what would have been emitted, for tests and benchmarks."""
-
-    events: list[tuple[str, str, float]] = field(default_factory=list)
-    transitions: list[Transition] = field(default_factory=list)
-
-    def emit(self, spec: ServiceSpec, name: str, value: float, unit: str) -> None:
-        self.events.append((spec.name, name, value))
-
-    def transition(self, spec: ServiceSpec, transition: Transition) -> None:
-        self.transitions.append(transition)
-        super().transition(spec, transition)
-
-    def count(self, name: str) -> float:
-        return sum(v for _, n, v in self.events if n == name)

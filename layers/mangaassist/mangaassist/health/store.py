@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -227,7 +226,7 @@ def _banner_from_item(item: dict[str, Any]) -> Banner:
 
 
 class HealthStorage(Protocol):
-    """What the pinger and `/status` need; HealthStore (DynamoDB) and InMemoryHealthStore provide it."""
+    """What the pinger and `/status` need; HealthStore (DynamoDB) provides it, tests/fakes an in-memory one."""
 
     def load_all(self, consistent: bool = False) -> dict[str, ServiceHealth]: ...
 
@@ -440,59 +439,3 @@ class HealthStore:
         except BotoCoreError as err:
             raise HealthStoreError(str(err)) from err
         return True
-
-
-class InMemoryHealthStore:
-    """Same semantics as :class:`HealthStore` in one process, for unit tests of the pinger and `/status`."""
-
-    def __init__(self, *, registry: dict[str, ServiceSpec] = REGISTRY, clock: Callable[[], float] = time.time):
-        self.registry = registry
-        self.clock = clock
-        self._health: dict[str, ServiceHealth] = {}
-        self._banner: Banner | None = None
-        self._banner_expires_at = 0.0
-        self._lock = threading.Lock()
-        self.fail_with: Exception | None = None  # set to make every call raise (state table outage)
-
-    def _enter(self) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
-
-    def load_all(self, consistent: bool = False) -> dict[str, ServiceHealth]:
-        with self._lock:
-            self._enter()
-            return dict(self._health)
-
-    def record(self, results: Iterable[PingResult], now: float | None = None) -> dict[str, ServiceHealth]:
-        with self._lock:
-            self._enter()
-            written = {}
-            for result in results:
-                merged = merge_ping(self._health.get(result.service), result, self.registry[result.service])
-                written[result.service] = self._health[result.service] = replace(merged, version=merged.version + 1)
-            return written
-
-    def get_banner(self) -> Banner | None:
-        with self._lock:
-            self._enter()
-            if self._banner is not None and self._banner_expires_at <= self.clock():
-                return None
-            return self._banner
-
-    def set_banner(self, banner: Banner) -> Banner:
-        with self._lock:
-            self._enter()
-            now = self.clock()
-            if self._banner is None or not self._banner.active or self._banner_expires_at <= now:
-                self._banner = replace(banner, active=True)
-            self._banner_expires_at = now + BANNER_TTL_S
-            return self._banner
-
-    def clear_banner(self) -> bool:
-        with self._lock:
-            self._enter()
-            if self._banner is None or not self._banner.active:
-                return False
-            self._banner = replace(self._banner, active=False)
-            self._banner_expires_at = self.clock() + HEALTH_TTL_S
-            return True

@@ -1,0 +1,7 @@
+"""In-memory stand-ins for the layer's ports; they live here so they never ship in the Lambda layer."""
+
+from tests.fakes.circuit_store import InMemoryCircuitStore
+from tests.fakes.health_store import InMemoryHealthStore
+from tests.fakes.telemetry import RecordingTelemetry
+
+__all__ = ["InMemoryCircuitStore", "InMemoryHealthStore", "RecordingTelemetry"]
