@@ -117,12 +117,15 @@ def test_http_status_classification_via_requests():
     assert breakers.record("catalog").state is CircuitState.OPEN
 
 
-def test_slow_success_counts_as_failure_but_returns_result(monkeypatch):
-    breakers, _, _, telemetry = make()
-    ticks = iter([0.0, 2.0] * 10)
-    monkeypatch.setattr("mangaassist.breaker.fleet.time.perf_counter", lambda: next(ticks))
+def test_slow_success_counts_as_failure_but_returns_result():
+    breakers, _, clock, telemetry = make()
+
+    def slow_ok():
+        clock.advance(REGISTRY["order_service"].slow_call_ms / 1000 + 0.5)
+        return "ok"
+
     for _ in range(3):
-        assert breakers.call("order_service", ok) == "ok"
+        assert breakers.call("order_service", slow_ok) == "ok"
     assert breakers.record("order_service").state is CircuitState.OPEN
     assert telemetry.count("OrderServiceTimeout") == 3
 
@@ -350,13 +353,14 @@ class StaleReadStore(InMemoryCircuitStore):
 def test_refresh_never_rolls_back_a_transition_this_environment_wrote():
     store = StaleReadStore()
     clock = Clock()
-    breakers, _, _, _ = make(store, clock, owner_id="pinger")
+    # A short cache so the refresh inside the probe happens well before the probe would count as slow.
+    breakers, _, _, _ = make(store, clock, owner_id="pinger", cache_ttl_s=0.1)
     breakers.force_open("catalog", reason="health_ping")
     store.stale = dict(store.load_all())  # every later Query is served from before the probe's lease
     clock.advance(REGISTRY["catalog"].breaker.open_seconds + 0.1)
 
     def ping_while_another_thread_refreshes():
-        clock.advance(1.1)
+        clock.advance(0.2)
         breakers.capability_map()  # a concurrent refresh returns the pre-lease OPEN record
         return "pong"
 

@@ -71,6 +71,8 @@ class CircuitBreakers:
         self.store = store
         self.registry = registry
         self.clock = clock
+        # Latency wants a monotonic timer; an injected clock is the timer too, so a test's clock decides what is slow.
+        self.timer = time.perf_counter if clock is time.time else clock
         self.cache_ttl_s = cache_ttl_s
         self.store_retry_after_s = store_retry_after_s
         self.owner_id = owner_id or _default_owner()
@@ -201,7 +203,7 @@ class CircuitBreakers:
         return decorator
 
     def _invoke(self, spec: ServiceSpec, fn, args, kwargs, fallback, *, probing: bool, counted: bool):
-        started = time.perf_counter()
+        started = self.timer()
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
@@ -217,7 +219,7 @@ class CircuitBreakers:
             if fallback is not None:
                 return fallback(self.info(spec.name))
             raise ServiceUnavailableError(spec.name, kind) from exc
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        elapsed_ms = (self.timer() - started) * 1000
         self.telemetry.latency(spec, elapsed_ms)
         if elapsed_ms > spec.slow_call_ms:
             self.telemetry.failure(spec, FailureKind.SLOW)
