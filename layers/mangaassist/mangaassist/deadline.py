@@ -5,6 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+# A call is not started with less time than this left: it could only time out, and our own exhausted budget would
+# be counted against the dependency. The flows check it before each call and the adapters again for direct callers.
+MIN_CALL_S = 0.05
+
 
 @dataclass
 class Deadline:

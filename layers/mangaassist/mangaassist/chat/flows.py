@@ -25,12 +25,10 @@ from mangaassist.chat.replies import (
     return_line,
     text,
 )
-from mangaassist.deadline import Deadline
+from mangaassist.deadline import MIN_CALL_S, Deadline
 from mangaassist.downstream.models import Order, Product, Profile, Promotion, ReturnCase
 from mangaassist.downstream.ports import Downstream, Llm
 
-# A call is not started with less time than this left: it could only time out and count as an outage.
-MIN_CALL_S = 0.05
 MAX_ORDERS = 3
 MAX_ITEMS = 5
 MAX_PICKS = 3  # personal picks; the rest of the list is what is trending

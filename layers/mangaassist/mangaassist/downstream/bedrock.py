@@ -33,7 +33,7 @@ from mangaassist.breaker import (
     classify,
 )
 from mangaassist.breaker.failure import dependency_error, failure_for_aws_code
-from mangaassist.deadline import Deadline
+from mangaassist.deadline import MIN_CALL_S, Deadline
 from mangaassist.downstream.models import PingResult
 from mangaassist.registry import ServiceSpec
 
@@ -42,7 +42,6 @@ logger = logging.getLogger("mangaassist.downstream")
 LLM = "llm"
 MODEL_ID_ENV = "BEDROCK_MODEL_ID"
 BEDROCK_SERVICE = "bedrock-runtime"
-MIN_CALL_S = 0.05  # below this there is no point asking the model at all
 TIMEOUT_STEP_S = 0.25  # client timeouts are rounded down to this step, so a handful of clients serve all deadlines
 PING_PROMPT = "ping"
 

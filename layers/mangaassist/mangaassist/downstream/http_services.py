@@ -29,16 +29,13 @@ from mangaassist.breaker import (
     classify,
 )
 from mangaassist.breaker.failure import dependency_error, failure_for_status
-from mangaassist.deadline import Deadline
+from mangaassist.deadline import MIN_CALL_S, Deadline
 from mangaassist.downstream.models import Order, PingResult, Product, Profile, Promotion, ReturnCase
 from mangaassist.observability import remote_call
 from mangaassist.registry import ServiceSpec
 
 logger = logging.getLogger("mangaassist.downstream")
 
-# Below this much time left a call cannot succeed; skipping it keeps our own exhausted budget from being
-# counted against the dependency.
-MIN_CALL_S = 0.02
 USER_AGENT = "MangaAssist-chat/1.0"
 
 M = TypeVar("M", bound=BaseModel)
