@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mangaassist.alerting.notification import ALARM, OK, AlarmNotification
+from mangaassist.dynamo import is_conditional_failure
 
 ALARMS_PK = "alarms"
 
@@ -74,7 +75,7 @@ class DynamoTransitionLedger:
             )
         except ClientError as err:
             error = err.response.get("Error", {})
-            if error.get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_failure(err):
                 old = err.response.get("Item") or {}
                 return Claim(
                     is_news=False,

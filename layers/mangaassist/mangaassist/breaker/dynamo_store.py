@@ -14,6 +14,7 @@ from mangaassist.breaker.store import (
     NotClosedError,
     StateStoreError,
 )
+from mangaassist.dynamo import is_conditional_failure
 from mangaassist.registry import STATE_CIRCUITS_PK
 
 # Attributes a transition owns; the override and the failure map are written elsewhere.
@@ -65,10 +66,6 @@ def _attr(value: Any) -> dict[str, str]:
 
 class _ItemMissingError(Exception):
     """The circuit's item is gone although this environment had seen it."""
-
-
-def _is_conditional_failure(err: ClientError) -> bool:
-    return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class DynamoCircuitStore(CircuitStore):
@@ -135,9 +132,9 @@ class DynamoCircuitStore(CircuitStore):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as err:
-            if _is_conditional_failure(err) and "Item" in err.response:
+            if is_conditional_failure(err) and "Item" in err.response:
                 raise NotClosedError(_to_record(err.response["Item"])) from err
-            if _is_conditional_failure(err) or err.response.get("Error", {}).get("Code") == "ValidationException":
+            if is_conditional_failure(err) or err.response.get("Error", {}).get("Code") == "ValidationException":
                 # No item (the condition on state fails) or no failure map to ADD into.
                 raise _ItemMissingError from err
             raise StateStoreError(str(err)) from err
@@ -163,7 +160,7 @@ class DynamoCircuitStore(CircuitStore):
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as err:
-            if not _is_conditional_failure(err):
+            if not is_conditional_failure(err):
                 raise
         self._known.add(service)
 
@@ -192,7 +189,7 @@ class DynamoCircuitStore(CircuitStore):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as err:
-            if _is_conditional_failure(err):
+            if is_conditional_failure(err):
                 item = err.response.get("Item")
                 raise LostRaceError(_to_record(item) if item else None) from err
             raise StateStoreError(str(err)) from err

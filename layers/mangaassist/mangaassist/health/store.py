@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mangaassist.breaker.failure import FailureKind
 from mangaassist.downstream.models import PingResult
+from mangaassist.dynamo import is_conditional_failure
 from mangaassist.health.status import ServiceStatus
 from mangaassist.registry import REGISTRY, ServiceSpec
 
@@ -239,10 +240,6 @@ class HealthStorage(Protocol):
     def clear_banner(self) -> bool: ...
 
 
-def _is_conditional_failure(err: ClientError) -> bool:
-    return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 class HealthStore:
     """Reads and writes the "health" and "flags" partitions through a low-level DynamoDB client.
 
@@ -311,7 +308,7 @@ class HealthStore:
             try:
                 return self._put_health(merged, expected_version=previous.version if previous else None, now=now)
             except ClientError as err:
-                if not _is_conditional_failure(err):
+                if not is_conditional_failure(err):
                     raise HealthStoreError(str(err)) from err
                 item = err.response.get("Item")
                 previous = _health_from_item(item) if item else None
@@ -393,7 +390,7 @@ class HealthStore:
             )
             return _banner_from_item(response["Attributes"])
         except ClientError as err:
-            if not _is_conditional_failure(err):
+            if not is_conditional_failure(err):
                 raise HealthStoreError(str(err)) from err
         except BotoCoreError as err:
             raise HealthStoreError(str(err)) from err
@@ -433,7 +430,7 @@ class HealthStore:
                 },
             )
         except ClientError as err:
-            if _is_conditional_failure(err):
+            if is_conditional_failure(err):
                 return False
             raise HealthStoreError(str(err)) from err
         except BotoCoreError as err:
