@@ -10,10 +10,10 @@ MESSAGE_MAX_CHARS = 2000
 
 
 class ChatRequest(BaseModel):
-    """A customer's message. Anything else in the body (a ``customer_id``, say) is ignored: identity
-    comes from the authorizer only."""
+    """A customer's message. Identity comes from the authorizer only; anything else in the body (a
+    ``customer_id``, say, or megabytes of padding) is refused with a 422 rather than silently carried."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     message: StrictStr = Field(min_length=1, max_length=MESSAGE_MAX_CHARS, description="1 to 2,000 characters")
     session_id: StrictStr | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")

@@ -82,6 +82,7 @@ _FIELD_PROBLEMS = {
     "model_attributes_type": "must be a JSON object",
     "dict_type": "must be a JSON object",
     "value_error": "is not acceptable",
+    "extra_forbidden": "is not a field of this request",
 }
 
 ERROR_RESPONSES: dict[int, Any] = {
