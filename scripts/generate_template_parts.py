@@ -1,4 +1,4 @@
-"""Rewrites the generated sections of template.yaml from the service registry and the ops alarm catalog.
+"""Rewrites the generated sections of template.yaml from the registry, the ops alarm catalog and client limits.
 
 template.yaml marks each generated section with a pair of comment lines::
 
@@ -23,6 +23,7 @@ from mangaassist.registry import SERVICES, ServiceSpec
 from scripts.alarm_resources import alarm_resources
 from scripts.cfn_yaml import dump, ref, sub
 from scripts.dashboard_body import dashboard_body_text
+from scripts.waf_resources import web_acl_resources
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -85,6 +86,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "chat-service-urls": service_url_variables,
     "health-ping-service-urls": service_url_variables,
     "alarms-and-dashboard": alarms_and_dashboard,
+    "edge-web-acl": web_acl_resources,
 }
 
 
