@@ -6,7 +6,9 @@ authorizer's claims: locally ``Authorization: Bearer <customer_id>`` fills ``cla
 guest, where AWS would answer 401; a route without authorizer such as POST /chat/guest never gets claims,
 whatever the headers say) and goes to an idle worker of the function; its proxy response becomes the HTTP
 answer. What API Gateway answers by itself (unknown route, invalid body, a function error, no capacity) uses
-the template's GatewayResponses. The same server also answers the local-only paths: /dashboard and /_local/*.
+the template's GatewayResponses. In front of all that sits the WAF's part (local/edge.py): bodies over 16 KB get
+413 and an address over its rate 429, both with the WAF's JSON bodies, which are the gateway's own. The same
+server also answers the local-only paths, /dashboard and /_local/*, which no WAF rule covers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from local.edge import RateLimiter, body_too_large, client_address
 from local.template_resources import gateway_response, resource, resources_of_type
 from local.workers import NoWorkerError, Outcome, WorkerPool
 
@@ -220,6 +223,7 @@ class Front:
         self.sns_delivery = sns_delivery
         self.stage = stage
         self.routes = api_routes()
+        self.rate_limiter = RateLimiter()
         self.requests_served = 0
         self._httpd = FrontServer((host, port), _Handler)
         self._httpd.front = self
@@ -246,7 +250,14 @@ class Front:
 
     def api(self, req: _Handler, method: str, url: Any, body: bytes) -> None:
         request_id = str(uuid.uuid4())
+        source_ip = client_address(req.client_address[0], req.headers.get("X-Forwarded-For"))
         try:
+            blocked_by = self.rate_limiter.admit(source_ip, url.path)
+            if blocked_by is not None:
+                # The WAF's block: the gateway's throttled body, and a wait of the rule's window.
+                answer = GatewayAnswer("THROTTLED", 429, "Too Many Requests")
+                answer.headers = {**answer.headers, "Retry-After": str(blocked_by.window_s)}
+                raise answer
             route = self.routes.get((url.path, method))
             if route is None:
                 raise GatewayAnswer("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
@@ -263,7 +274,7 @@ class Front:
                 body,
                 claims,
                 self.stage,
-                req.client_address[0],
+                source_ip,
                 request_id,
             )
             try:
@@ -296,7 +307,8 @@ class _Handler(BaseHTTPRequestHandler):
         front = self.server.front
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_PAYLOAD_BYTES:
+        local_path = url.path.startswith("/_local") or url.path == "/dashboard"
+        if length > MAX_PAYLOAD_BYTES or (not local_path and body_too_large(length)):
             answer = GatewayAnswer("REQUEST_TOO_LARGE", 413, "Request Too Long")
             self.close_connection = True
             _send(self, answer.status, [*answer.headers.items(), ("Content-Type", "application/json")], answer.body)

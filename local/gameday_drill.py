@@ -5,6 +5,7 @@ Everything goes through the stack's HTTP API (the chat routes and /_local), as a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import statistics
@@ -284,14 +285,18 @@ class Drill:
 
     # ------------------------------------------------------------------ chat traffic
 
-    def chat(self, message: str, customer: str | None = None) -> Reply:
+    def chat(self, message: str, customer: str | None = None, address: str | None = None, path: str = "/chat") -> Reply:
+        """One request; ``address`` is the client's, which the front keys its rate rules and the chat its
+        Bedrock budget on (it trusts X-Forwarded-For from this machine only)."""
         headers = {"Content-Type": "application/json"}
         if customer:
             headers["Authorization"] = f"Bearer {customer}"
+        if address:
+            headers["X-Forwarded-For"] = address
         started_at, started = time.time(), time.perf_counter()
         try:
             response = self.session().post(
-                f"{self.stack.url}/chat", json={"message": message}, headers=headers, timeout=60
+                f"{self.stack.url}{path}", json={"message": message}, headers=headers, timeout=60
             )
             status, worker = response.status_code, response.headers.get("X-Local-Worker")
             try:
@@ -341,7 +346,7 @@ class Drill:
                     return
                 message, customer = messages[index % len(messages)]
                 began = time.monotonic()
-                reply = self.chat(message, customer)
+                reply = self.chat(message, customer, shopper_address(customer, index))
                 with lock:
                     replies.append(reply)
                 if until is not None and until():
@@ -355,6 +360,15 @@ class Drill:
         for thread in threads:
             thread.join()
         return sorted(replies, key=lambda r: r.started_at)
+
+
+def shopper_address(customer: str | None, index: int) -> str:
+    """A load's requests come from many shoppers, as a busy fleet's do: a signed-in customer keeps one address,
+    each guest request is another anonymous shopper (198.18.0.0/15 is the benchmarking range)."""
+    if customer:
+        number = int(hashlib.sha256(customer.encode()).hexdigest()[:6], 16) % 65000
+        return f"198.18.{number // 250}.{number % 250 + 1}"
+    return f"198.19.{(index // 250) % 256}.{index % 250 + 1}"
 
 
 def customers(n: int) -> list[str]:

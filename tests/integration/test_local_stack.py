@@ -7,6 +7,7 @@ SIGTERM that leaves no process behind. The tests share one stack and run in file
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 import time
@@ -16,6 +17,7 @@ import pytest
 
 from local.stack_process import StackProcess, alive
 from local.template_resources import function_environment
+from mangaassist.client_limits import MAX_BODY_BYTES, RATE_RULES
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -96,6 +98,33 @@ def test_gateway_answers_what_api_gateway_answers(stack):
     assert stack.post("/chat/guest", json={"message": ""}, headers=GUEST).status_code == 400
     ignored_token = stack.post("/chat/guest", json=ORDER_QUESTION, headers={**GUEST, "Authorization": "Basic abc"})
     assert ignored_token.status_code == 200
+
+
+def test_the_front_refuses_a_body_over_the_edge_limit_with_413_json(stack):
+    padded = {"message": "x" * (MAX_BODY_BYTES + 1)}
+    for path in ("/chat", "/chat/guest", "/nope"):
+        response = stack.post(path, json=padded, headers={**GUEST, "X-Forwarded-For": "198.18.1.1"})
+        assert response.status_code == 413
+        assert response.json() == {"error": {"code": "too_large", "message": "The request is too large."}}
+    # The largest valid message, every character \u-escaped, still fits.
+    longest = json.dumps({"message": "漫" * 2000}, ensure_ascii=True)
+    fits = stack.post("/chat/guest", data=longest, headers={**GUEST, "X-Forwarded-For": "198.18.1.1"})
+    assert fits.status_code == 200, fits.text
+
+
+def test_one_address_over_the_guest_rate_gets_429_json_and_others_are_served(stack):
+    flooder, bystander = {**GUEST, "X-Forwarded-For": "198.18.1.2"}, {**GUEST, "X-Forwarded-For": "198.18.1.3"}
+    (guest_rule,) = [rule for rule in RATE_RULES if rule.path == "/chat/guest"]
+    # A small message the chat answers from a template keeps the loop fast; the front counts requests, not work.
+    statuses = [
+        stack.post("/chat/guest", json={"message": "hi"}, headers=flooder).status_code for _ in range(guest_rule.limit)
+    ]
+    assert statuses == [200] * guest_rule.limit
+    blocked = stack.post("/chat/guest", json={"message": "hi"}, headers=flooder)
+    assert blocked.status_code == 429
+    assert blocked.json()["error"]["code"] == "throttled"
+    assert blocked.headers["Retry-After"] == str(guest_rule.window_s)
+    assert stack.post("/chat/guest", json={"message": "hi"}, headers=bystander).status_code == 200
 
 
 def test_control_api_rejects_what_it_cannot_do(stack):
