@@ -183,6 +183,8 @@ class LocalStack:
             # No X-Ray daemon locally; creating the Tracer would also cost each worker ~300 ms of init.
             "POWERTOOLS_TRACE_DISABLED": "true",
             TIME_SCALE_ENV: str(config.time_scale),
+            # The local Slack stand-in is the only webhook the local relay may post to.
+            "SLACK_WEBHOOK_PREFIX": self.receivers["slack"].url + "/services/",
         }
         sizes = {CHAT: config.workers, HEALTH_PING: 1, ALARM_RELAY: 1}
         prefixes = {CHAT: "chat", HEALTH_PING: "health-ping", ALARM_RELAY: "alarm-relay"}

@@ -130,9 +130,10 @@ def circuit_open(spec: AlarmSpec, svc: ServiceSpec) -> dict[str, Any]:
         DatapointsToAlarm=1,
         Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
-        # CircuitOpen is written on every transition and by every health-ping run; a gap means "no news",
-        # so the alarm keeps its state instead of resolving an outage nobody has seen end.
-        TreatMissingData="missing",
+        # CircuitOpen is written on every transition and by every health-ping run. When it stops (the pinger
+        # removed or broken, which HealthPingSilent pages on by itself), "missing" would leave this alarm, and
+        # its PagerDuty incident, open for good: INSUFFICIENT_DATA has no action. A gap resolves it instead.
+        TreatMissingData="notBreaching",
     )
 
 

@@ -242,6 +242,31 @@ def test_an_empty_secret_skips_its_channel_with_a_warning_naming_the_secret(benc
     assert result["records"][0]["channels"] == {"slack": "delivered", "pagerduty": "not_configured"}
 
 
+@pytest.mark.parametrize(
+    "prefix",
+    ["https://hooks.slack.com/", "http://127.0.0.1:"],
+    ids=["as_deployed", "a_stand_in_elsewhere"],
+)
+def test_a_slack_secret_that_is_not_a_slack_webhook_is_refused_and_logged_without_the_url(
+    bench, monkeypatch, relay_logs, capfd, prefix
+):
+    # The receiver's own URL with a secret path: deliverable, so only the prefix check stops it.
+    monkeypatch.setenv("SLACK_WEBHOOK_PREFIX", prefix)
+    impostor = bench.webhook_url.replace("127.0.0.1", "localhost") if prefix.startswith("http://") else None
+    bench.put_secret(bench.slack_secret_id, impostor or bench.webhook_url)
+    bench.fresh_relay()
+
+    result = bench.invoke_file("alarm_ok")
+
+    assert result["records"][0]["channels"]["slack"] == "refused"
+    assert result["records"][0]["channels"]["pagerduty"] == "delivered"  # the other channel is unaffected
+    assert bench.slack.requests == []
+    (refusal,) = [e["message"] for e in relay_logs.entries("ERROR") if "slack webhook refused" in e["message"]]
+    assert bench.slack_secret_id in refusal
+    secret_path = bench.webhook_url.rsplit("/", 1)[1]
+    assert secret_path not in json.dumps(relay_logs.entries()) + capfd.readouterr().out
+
+
 def test_secrets_never_appear_in_logs_errors_or_tracebacks(bench, relay_logs, capfd):
     # Even with every logger at DEBUG (urllib3 logs request paths there, and a webhook path is the secret).
     root = logging.getLogger()

@@ -177,6 +177,8 @@ def bench(aws_env, state_table, receivers, monkeypatch) -> Bench:
         "PAGERDUTY_EVENTS_URL": f"{pager.url}/v2/enqueue",
         "RUNBOOK_BASE_URL": RUNBOOK_BASE_URL,
         "DASHBOARD_URL": DASHBOARD_URL,
+        # The stand-ins listen on 127.0.0.1; in AWS only https://hooks.slack.com/ is accepted.
+        "SLACK_WEBHOOK_PREFIX": "http://127.0.0.1:",
         "ALERT_HTTP_TIMEOUT_S": "1",
         "AWS_LAMBDA_FUNCTION_NAME": "mangaassist-alarm-relay",
     }

@@ -94,12 +94,16 @@ def test_order_service_availability_alarm_follows_its_template_threshold(refs):
     assert evaluation.datapoints == (11.0,)
 
 
-def test_circuit_open_alarm_and_missing_data(refs):
+def test_a_circuit_open_alarm_resolves_when_its_metric_stops(refs):
     sink = MetricSink()
     name = REGISTRY["catalog"].circuit_open_alarm
-    assert evaluate(name, sink, refs, now=NOW).state == "INSUFFICIENT_DATA"  # TreatMissingData: missing
     sink.add_line(emf("CircuitOpen", "catalog", 1, NOW - 3))
     assert evaluate(name, sink, refs, now=NOW).state == "ALARM"
+    # Nobody writes CircuitOpen any more (the pinger is gone): OK, so Slack and PagerDuty hear it end,
+    # instead of INSUFFICIENT_DATA, which has no action and would leave the incident open.
+    later = evaluate(name, sink, refs, now=NOW + 120)
+    assert later.datapoints == (None,)
+    assert later.state == "OK"
 
 
 @pytest.mark.parametrize("name", ["OrderServiceAvailability", "CatalogCircuitOpen", "ChatSloFastBurn"])

@@ -140,6 +140,25 @@ def test_one_circuit_open_alarm_per_registry_service():
     assert "OrderServiceCircuitOpen" in deployed
 
 
+def test_circuit_open_alarms_resolve_when_their_metric_stops_and_only_cloudwatch_publishes_to_the_topic():
+    for spec in SERVICES:
+        props = alarms()[spec.circuit_open_alarm]["Properties"]
+        assert props["TreatMissingData"] == "notBreaching", spec.name
+        assert props["OKActions"] == [{"Ref": "AlarmTopic"}]
+    (policy,) = resources_of_type("AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": "AlarmTopic"}]
+    allow, deny_others, deny_plain = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (allow["Effect"], allow["Principal"], allow["Action"]) == (
+        "Allow",
+        {"Service": "cloudwatch.amazonaws.com"},
+        "sns:Publish",
+    )
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert (deny_others["Effect"], deny_others["Principal"], deny_others["Action"]) == ("Deny", "*", "sns:Publish")
+    assert deny_others["Condition"] == {"StringNotEquals": {"aws:PrincipalServiceName": "cloudwatch.amazonaws.com"}}
+    assert deny_plain["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
 def test_every_notifying_alarm_has_alarm_and_ok_actions_and_every_window_belongs_to_a_composite():
     deployed = alarms()
     topic = {"Ref": "AlarmTopic"}

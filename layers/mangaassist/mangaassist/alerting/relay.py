@@ -47,6 +47,7 @@ IDEMPOTENCY_KEY_PREFIX = "alarm-relay"
 # Channel outcomes reported per record.
 NOT_APPLICABLE = "not_applicable"  # e.g. INSUFFICIENT_DATA for PagerDuty
 NOT_CONFIGURED = "not_configured"  # secret id unset or secret still empty
+REFUSED = "refused"  # the Slack secret is not a Slack webhook: never posted to, not retried
 ALREADY_SENT = "already_sent"  # idempotency replay: an earlier attempt delivered (or was rejected)
 FAILED = "failed"  # retryable; the invocation raises at the end
 STALE = "stale"  # an older transition than the last relayed for this alarm
@@ -212,6 +213,15 @@ class AlarmRelay:
                     extra={**log, "secret_id": secret_id},
                 )
                 return NOT_CONFIGURED
+            if channel == SLACK and not secret.startswith(self.settings.slack_webhook_prefix):
+                metrics.add_metric(name="AlarmRelaySlackWebhookRefused", unit=MetricUnit.Count, value=1)
+                # The value is never logged: it may be a real webhook pasted with a typo, i.e. still a secret.
+                logger.error(
+                    f"slack webhook refused: the value of secret {secret_id} does not start with "
+                    f"{self.settings.slack_webhook_prefix}; not posted, not retried",
+                    extra={**log, "secret_id": secret_id},
+                )
+                return REFUSED
             result = self._deliver_once(
                 channel, envelope, impact, delivery={"message_id": envelope.message_id, "channel": channel}
             )
@@ -271,7 +281,7 @@ class AlarmRelay:
             # A rotated webhook or routing key answers 4xx while the old value sits in the cache: read it once
             # more, and only if it changed, post again. Otherwise the rejection stands.
             fresh = self.secrets.read(secret_id, force_fetch=True) or ""
-            if fresh and fresh != secret:
+            if fresh and fresh != secret and (channel != SLACK or fresh.startswith(self.settings.slack_webhook_prefix)):
                 logger.info(
                     "secret changed since it was cached; posting once more",
                     extra={"channel": channel, "secret_id": secret_id},
