@@ -226,3 +226,48 @@ def test_backoff_is_full_jitter_under_an_exponential_cap(breakers, clock):
         assert all(0 <= d <= ceiling for d in draws)
         assert max(draws) > ceiling * 0.8  # spread over the whole range, not a fixed delay
         assert min(draws) < ceiling * 0.2
+
+
+# ---------------------------------------------------------------- slow means slow per token, not long
+
+
+def with_usage(text: str, output_tokens: int) -> dict:
+    return {
+        **answer(text),
+        "usage": {"inputTokens": 10, "outputTokens": output_tokens, "totalTokens": 10 + output_tokens},
+    }
+
+
+@pytest.mark.parametrize(
+    ("elapsed_ms", "output_tokens", "slow"),
+    [
+        (5500.0, 400, False),  # a long answer at ~14 ms a token: Bedrock is fine, the answer was long
+        (5500.0, 50, True),  # 110 ms a token: Bedrock is slow
+        (17000.0, 400, True),  # long and slow per token
+        (4900.0, 1, False),  # under the registry's slow_call_ms nothing is slow
+        (5500.0, 0, True),  # no usage reported: judged by total time as before
+    ],
+)
+def test_a_bedrock_call_is_slow_by_its_time_per_output_token_past_the_slow_call_threshold(
+    breakers, clock, elapsed_ms, output_tokens, slow
+):
+    llm = make_llm(breakers, ScriptedConverse(answer("x")), clock)
+    assert llm.spec.slow_call_ms == 5000
+    assert llm._is_slow(("x", output_tokens), elapsed_ms) is slow
+
+
+def test_the_breaker_counts_what_the_judge_calls_slow_and_only_that(breakers):
+    for _ in range(2):
+        assert breakers.call("llm", lambda: ("fast", 400), is_slow=lambda result, elapsed_ms: False) == ("fast", 400)
+    assert breakers.record("llm").state is CircuitState.CLOSED
+    for _ in range(3):
+        breakers.call("llm", lambda: ("slow", 5), is_slow=lambda result, elapsed_ms: result[1] < 10)
+    assert breakers.record("llm").state is CircuitState.OPEN
+
+
+def test_converse_returns_the_text_and_hands_the_output_tokens_to_the_judge(breakers, clock):
+    judged = []
+    llm = make_llm(breakers, ScriptedConverse(with_usage("A long answer.", 380)), clock)
+    llm._is_slow = lambda result, elapsed_ms: judged.append(result) or False
+    assert llm.converse("system", [{"role": "user", "content": "hi"}], Deadline(6.0, clock=clock)) == "A long answer."
+    assert judged == [("A long answer.", 380)]

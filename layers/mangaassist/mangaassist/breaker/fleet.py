@@ -166,13 +166,16 @@ class CircuitBreakers:
         fn: Callable[..., T],
         *args: Any,
         fallback: Callable[[CircuitInfo], T] | None = None,
+        is_slow: Callable[[T, float], bool] | None = None,
         **kwargs: Any,
     ) -> T:
         """Call ``fn`` guarded by ``service``'s circuit.
 
         When the circuit is open, or the call fails in a way that counts, ``fallback(info)`` is
         returned if given; otherwise ServiceUnavailableError is raised. A 4xx (or any error that is not
-        a dependency outage) propagates unchanged and is not counted.
+        a dependency outage) propagates unchanged and is not counted. ``is_slow(result, elapsed_ms)``
+        judges a successful call slow where total time alone would mislead (an LLM's long answer);
+        by default it is slow past the registry's ``slow_call_ms``.
         """
         spec = self.registry[service]
         rec = self.record(service)
@@ -186,7 +189,14 @@ class CircuitBreakers:
             if not probing:
                 return self._short_circuit(spec, fallback)
         return self._invoke(
-            spec, fn, args, kwargs, fallback, probing=probing, counted=rec.override is not Override.FORCED_CLOSED
+            spec,
+            fn,
+            args,
+            kwargs,
+            fallback,
+            probing=probing,
+            counted=rec.override is not Override.FORCED_CLOSED,
+            is_slow=is_slow,
         )
 
     def guard(self, service: str, fallback: Callable[[CircuitInfo], Any] | None = None):
@@ -202,7 +212,7 @@ class CircuitBreakers:
 
         return decorator
 
-    def _invoke(self, spec: ServiceSpec, fn, args, kwargs, fallback, *, probing: bool, counted: bool):
+    def _invoke(self, spec: ServiceSpec, fn, args, kwargs, fallback, *, probing: bool, counted: bool, is_slow=None):
         started = self.timer()
         try:
             result = fn(*args, **kwargs)
@@ -221,7 +231,7 @@ class CircuitBreakers:
             raise ServiceUnavailableError(spec.name, kind) from exc
         elapsed_ms = (self.timer() - started) * 1000
         self.telemetry.latency(spec, elapsed_ms)
-        if elapsed_ms > spec.slow_call_ms:
+        if is_slow(result, elapsed_ms) if is_slow is not None else elapsed_ms > spec.slow_call_ms:
             self.telemetry.failure(spec, FailureKind.SLOW)
             if counted:
                 self._on_failure(spec, FailureKind.SLOW, probing)

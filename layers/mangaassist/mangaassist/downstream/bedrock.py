@@ -44,6 +44,10 @@ MODEL_ID_ENV = "BEDROCK_MODEL_ID"
 BEDROCK_SERVICE = "bedrock-runtime"
 TIMEOUT_STEP_S = 0.25  # client timeouts are rounded down to this step, so a handful of clients serve all deadlines
 PING_PROMPT = "ping"
+# A model that streams tokens slower than this is slow, whatever the answer's length: Haiku-class models give
+# ~10 ms a token. Past the registry's slow_call_ms a call is slow only if it was also slow per token, so one
+# client asking for long answers cannot make Bedrock look degraded to the fleet-wide breaker.
+SLOW_MS_PER_OUTPUT_TOKEN = 40.0
 
 
 def _bucket(timeout_s: float) -> float:
@@ -156,9 +160,15 @@ class BedrockLlm:
         }
         if system:
             request["system"] = [{"text": system}]
-        return self.breakers.call(LLM, self._converse_within_deadline, request, deadline)
+        text, _ = self.breakers.call(LLM, self._converse_within_deadline, request, deadline, is_slow=self._is_slow)
+        return text
 
-    def _converse_within_deadline(self, request: dict[str, Any], deadline: Deadline) -> str:
+    def _is_slow(self, answer: tuple[str, int], elapsed_ms: float) -> bool:
+        _, output_tokens = answer
+        return elapsed_ms > self.spec.slow_call_ms and elapsed_ms / max(1, output_tokens) > SLOW_MS_PER_OUTPUT_TOKEN
+
+    def _converse_within_deadline(self, request: dict[str, Any], deadline: Deadline) -> tuple[str, int]:
+        """The answer and its output tokens (Converse's usage), which judge whether the call was slow."""
         model_id = self.model_id
         if not model_id:
             raise DependencyError(LLM, f"{MODEL_ID_ENV} is not set")
@@ -189,7 +199,9 @@ class BedrockLlm:
                 raise DependencyClientError(LLM, 400, "invalid converse request") from err
             except ResponseParserError as err:
                 raise dependency_error(bedrock_failure(err), LLM, "malformed converse response") from err
-            return _answer_text(response)
+            usage = response.get("usage") or {}
+            output_tokens = usage.get("outputTokens") if isinstance(usage, dict) else None
+            return _answer_text(response), output_tokens if isinstance(output_tokens, int) else 0
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], so throttled callers spread out."""
