@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         for what, selection, checks in PASSES:
             print(f"== schemathesis: {what} ({checks})", flush=True)
             command = schemathesis_command(url, selection, checks, args.max_examples, args.max_time, args.report_dir)
-            if subprocess.run(command, cwd=ROOT, check=False).returncode != 0:
+            env = {**os.environ, "SCHEMATHESIS_HOOKS": "local.fuzz_hooks", "PYTHONPATH": str(ROOT)}
+            if subprocess.run(command, cwd=ROOT, env=env, check=False).returncode != 0:
                 failed.append(what)
         print(f"== fuzz: {'failed on ' + ', '.join(failed) if failed else 'no failures'}", flush=True)
         return 1 if failed else 0

@@ -25,7 +25,7 @@ def test_the_document_describes_every_route_and_the_error_contract() -> None:
     doc = json.loads(writer().render())
     assert set(doc["paths"]) == {"/chat", "/chat/guest", "/feedback", "/health", "/status"}
     chat, guest = doc["paths"]["/chat"]["post"], doc["paths"]["/chat/guest"]["post"]
-    assert set(chat["responses"]) == {"200", "400", "404", "405", "415", "422"}
+    assert set(chat["responses"]) == {"200", "400", "404", "405", "413", "415", "422", "429"}
     # The guest route is the same operation for a customer without identity: same request, same answers.
     assert guest["requestBody"] == chat["requestBody"]
     assert guest["responses"] == chat["responses"]

@@ -93,6 +93,9 @@ ERROR_RESPONSES: dict[int, Any] = {
         (405, "method not allowed on this route"),
         (415, "the body is not application/json"),
         (422, "the body does not match the request model"),
+        # Answered by the edge (the WAF, or locally the front) before the chat runs, in the same shape.
+        (413, "the body is over the edge's 16 KB limit"),
+        (429, "the caller's address is over a rate rule, or the stage is throttling"),
     )
 }
 
