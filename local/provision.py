@@ -8,6 +8,7 @@ local stack.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,9 @@ def provision(moto_url: str, refs: LocalRefs, secret_values: dict[str, str], sns
         args: dict[str, Any] = {"Name": refs[logical_id], "Description": res["Properties"].get("Description", "")}
         if logical_id in secret_values:
             args["SecretString"] = secret_values[logical_id]
+        elif "GenerateSecretString" in res["Properties"]:
+            # CloudFormation generates these at deploy time; so does the local stack, once per run.
+            args["SecretString"] = secrets.token_urlsafe(48)
         sm.create_secret(**args)
 
     sqs = aws_client("sqs", moto_url)

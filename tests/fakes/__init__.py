@@ -2,6 +2,7 @@
 
 from tests.fakes.circuit_store import InMemoryCircuitStore
 from tests.fakes.health_store import InMemoryHealthStore
+from tests.fakes.llm_budget_store import InMemoryBudgetStore
 from tests.fakes.telemetry import RecordingTelemetry
 
-__all__ = ["InMemoryCircuitStore", "InMemoryHealthStore", "RecordingTelemetry"]
+__all__ = ["InMemoryBudgetStore", "InMemoryCircuitStore", "InMemoryHealthStore", "RecordingTelemetry"]

@@ -285,7 +285,11 @@ class FakeRuntime:
     """The routes' runtime (answer, feedback, health, status) over the fakes above, no AWS, no network."""
 
     def __init__(
-        self, down: set[str] | frozenset[str] = frozenset(), banner: Any | None = None, understanding: bool = False
+        self,
+        down: set[str] | frozenset[str] = frozenset(),
+        banner: Any | None = None,
+        understanding: bool = False,
+        llm_budget: Any | None = None,
     ):
         """``understanding``: the real classifier and hybrid FAQ index over the bundled document (in-process,
         no network) instead of the rules and the lexical index alone."""
@@ -310,6 +314,7 @@ class FakeRuntime:
             links=Links("https://store.example"),
             telemetry=self.telemetry,
             classifier=real_classifier() if understanding else None,
+            llm_budget=llm_budget,
         )
         if understanding:
             index = real_faq_index()

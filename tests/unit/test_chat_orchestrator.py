@@ -323,10 +323,10 @@ MESSAGES_BY_INTENT = {
 def test_a_live_failure_of_any_needed_service_answers_like_its_open_circuit(intent: Intent) -> None:
     """The policy table's `needs` are exactly what the flows call: whichever needed service fails during
     the request, the answer (flow and degraded_reason) is the one the table gives with its circuit open."""
-    from mangaassist.chat.policy import SIGNED_IN, choose
+    from mangaassist.chat.policy import CONDITIONS, choose
 
     healthy = choose(intent, frozenset(), signed_in=True)
-    for service in sorted(healthy.row.needs - {SIGNED_IN}):
+    for service in sorted(healthy.row.needs - CONDITIONS):
         breakers = breakers_with(quiet=True)
         downstream, llm = FakeDownstream(breakers), FakeLlm(breakers)
         downstream.failures[service] = DependencyError(service, "HTTP 503")

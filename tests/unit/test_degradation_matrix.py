@@ -17,12 +17,15 @@ import pytest
 from mangaassist.breaker import CircuitBreakers
 from mangaassist.chat.api_models import ChatResponse
 from mangaassist.chat.app_factory import answer_body
+from mangaassist.chat.client_budget import ClientBudget
 from mangaassist.chat.intents import Intent
 from mangaassist.chat.orchestrator import ChatInput, Orchestrator
 from mangaassist.chat.replies import ORDER_STATUS, Links
+from mangaassist.client_limits import LlmBudget
 from mangaassist.language import detect_language
 from mangaassist.observability import logger
 from mangaassist.registry import SERVICE_NAMES
+from tests.fakes import InMemoryBudgetStore
 from tests.unit.chat_fakes import (
     CUSTOMER,
     ORDER_DATES,
@@ -55,8 +58,12 @@ STATUS_WORDS = [word for labels in ORDER_STATUS.values() for word in labels.valu
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def expected_reason(intent: Intent, down: frozenset[str], signed_in: bool) -> str | None:
-    """The seed's matrix, restated independently of the policy table."""
+LLM_INTENTS = (Intent.PRODUCT_INFO, Intent.FAQ, Intent.OPEN_ENDED)
+
+
+def expected_reason(intent: Intent, down: frozenset[str], signed_in: bool, over_budget: bool = False) -> str | None:
+    """The seed's matrix, restated independently of the policy table; an outage is named before the client's
+    own spent Bedrock budget (issue 10), which only the intents that call Bedrock can meet."""
     if intent is Intent.ORDER_TRACKING and signed_in and "order_service" in down:
         return "order_service_unavailable"
     if intent is Intent.RETURNS and signed_in and "returns_service" in down:
@@ -69,6 +76,8 @@ def expected_reason(intent: Intent, down: frozenset[str], signed_in: bool) -> st
         return "catalog_unavailable"
     if intent in (Intent.PRODUCT_INFO, Intent.FAQ, Intent.OPEN_ENDED) and "llm" in down:
         return "llm_unavailable"
+    if intent in LLM_INTENTS and over_budget:
+        return "rate_limited"
     return None
 
 
@@ -80,9 +89,12 @@ def has_escalation(body: dict) -> bool:
     return any(a["type"] == "escalation" for a in body["actions"])
 
 
-def check_fallback(intent: Intent, down: frozenset[str], signed_in: bool, lang: str, body: dict) -> None:
+def check_fallback(
+    intent: Intent, down: frozenset[str], signed_in: bool, lang: str, body: dict, over_budget: bool = False
+) -> None:
     """The seed's fallback for the combination, as the customer sees it."""
     message = body["message"]
+    no_llm = "llm" in down or over_budget
     if intent is Intent.ORDER_TRACKING:
         if not signed_in:
             assert LINKS.sign_in in link_urls(body)
@@ -113,9 +125,9 @@ def check_fallback(intent: Intent, down: frozenset[str], signed_in: bool, lang: 
             assert "items" not in body
         else:
             assert body["items"]
-    if intent is Intent.FAQ and "llm" in down:
+    if intent is Intent.FAQ and no_llm:
         assert message == SHIPPING.answer[lang], "the canned answer itself"
-    if intent is Intent.OPEN_ENDED and "llm" in down:
+    if intent is Intent.OPEN_ENDED and no_llm:
         assert has_escalation(body)
     if intent is Intent.ESCALATION:
         assert has_escalation(body)
@@ -156,8 +168,17 @@ def quiet_logs():
         logging.getLogger(name).setLevel(level)
 
 
-def run_one(down: frozenset[str], intent: Intent, lang: str, signed_in: bool, breakers: CircuitBreakers) -> None:
+def run_one(
+    down: frozenset[str],
+    intent: Intent,
+    lang: str,
+    signed_in: bool,
+    breakers: CircuitBreakers,
+    over_budget: bool = False,
+) -> None:
     downstream, llm, telemetry = FakeDownstream(breakers), FakeLlm(breakers), CountingTelemetry()
+    # A budget of no calls: the client has spent its Bedrock calls for the window.
+    spent = ClientBudget(InMemoryBudgetStore(), lambda: b"matrix-key", LlmBudget(calls=0, window_s=600))
     orchestrator = Orchestrator(
         breakers=breakers,
         downstream=downstream,
@@ -167,21 +188,26 @@ def run_one(down: frozenset[str], intent: Intent, lang: str, signed_in: bool, br
         banner=FakeBanner if "llm" in down else (lambda: None),
         links=LINKS,
         telemetry=telemetry,
+        llm_budget=spent if over_budget else None,
     )
-    answer = orchestrator.answer(ChatInput(MESSAGES[intent][lang], CUSTOMER if signed_in else None))
+    answer = orchestrator.answer(
+        ChatInput(MESSAGES[intent][lang], CUSTOMER if signed_in else None, source_ip="203.0.113.77")
+    )
     body = answer_body(answer)
     ChatResponse.model_validate(body)  # the 200 body the API would send
-    where = (intent.value, lang, signed_in, sorted(down))
+    where = (intent.value, lang, signed_in, sorted(down), over_budget)
 
     assert body["intent"] == intent.value, where
     assert body["message"].strip(), where
     assert body["language"] == lang, where
     assert detect_language(body["message"]) == lang, where
-    reason = expected_reason(intent, down, signed_in)
+    reason = expected_reason(intent, down, signed_in, over_budget)
     assert body["degraded_reason"] == reason, where
     assert body["degraded"] is (reason is not None), where
-    check_fallback(intent, down, signed_in, lang, body)
+    check_fallback(intent, down, signed_in, lang, body, over_budget)
     check_nothing_fabricated(intent, down, signed_in, body, llm)
+    if over_budget:
+        assert llm.attempts == 0, where
     # With a circuit open, not one call for that service is even attempted.
     for service in down:
         attempted = llm.attempts if service == "llm" else downstream.attempts[service]
@@ -212,6 +238,13 @@ def test_every_subset_every_intent_both_languages_signed_in(chunk: int) -> None:
 def test_every_subset_for_guests(intent: Intent) -> None:
     for index, down in enumerate(SUBSETS):
         run_one(down, intent, "ja" if index % 2 else "en", False, breakers_with(down, quiet=True))
+
+
+@pytest.mark.parametrize("intent", LLM_INTENTS)
+def test_every_subset_for_a_client_over_its_bedrock_budget(intent: Intent) -> None:
+    for index, down in enumerate(SUBSETS):
+        breakers = breakers_with(down, quiet=True)
+        run_one(down, intent, "ja" if index % 2 else "en", index % 4 < 2, breakers, over_budget=True)
 
 
 def test_matrix_covers_every_combination() -> None:

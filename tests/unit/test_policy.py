@@ -8,7 +8,7 @@ import pytest
 
 from mangaassist.chat.flows import FLOWS
 from mangaassist.chat.intents import Intent
-from mangaassist.chat.policy import BUDGET_S, POLICY, SIGNED_IN, Flow, choose, rows_for
+from mangaassist.chat.policy import BUDGET_S, CONDITIONS, LLM_BUDGET, POLICY, SIGNED_IN, Flow, choose, rows_for
 from mangaassist.registry import REGISTRY, SERVICE_NAMES
 
 ALL_SUBSETS = [frozenset(c) for n in range(len(SERVICE_NAMES) + 1) for c in itertools.combinations(SERVICE_NAMES, n)]
@@ -21,8 +21,17 @@ def test_every_subset_is_enumerated() -> None:
 
 def test_the_table_names_only_registry_services() -> None:
     for row in POLICY:
-        assert row.needs - {SIGNED_IN} <= set(REGISTRY), row
-        assert set(row.blame) <= set(REGISTRY), row
+        assert row.needs - CONDITIONS <= set(REGISTRY), row
+        assert set(row.blame) <= set(REGISTRY) | {LLM_BUDGET}, row
+
+
+def test_every_row_that_may_call_bedrock_needs_budget_left_and_its_fallback_names_it_after_the_llm() -> None:
+    for intent in Intent:
+        rows = rows_for(intent)
+        for better, fallback in itertools.pairwise(rows):
+            assert ("llm" in better.needs) is (LLM_BUDGET in better.needs), better
+            if "llm" in better.needs and "llm" not in fallback.needs:
+                assert fallback.blame[-2:] == ("llm", LLM_BUDGET), fallback
 
 
 def test_every_flow_has_exactly_one_implementation_and_row() -> None:
@@ -138,3 +147,30 @@ def test_side_features_never_change_an_answer_outside_the_greeting() -> None:
         with_side = choose(intent, down | SIDE_FEATURES | {"user_profile"}, signed_in)
         without = choose(intent, down - SIDE_FEATURES - {"user_profile"}, signed_in)
         assert with_side == without
+
+
+# ---------------------------------------------------------------- one client over its Bedrock budget
+
+
+@pytest.mark.parametrize(
+    ("intent", "flow"),
+    [(Intent.FAQ, Flow.FAQ_CANNED), (Intent.OPEN_ENDED, Flow.CANT_HELP), (Intent.PRODUCT_INFO, Flow.PRODUCT_LIST)],
+)
+def test_a_client_over_its_budget_gets_the_template_row_as_rate_limited(intent: Intent, flow: Flow) -> None:
+    for signed_in in (True, False):
+        decision = choose(intent, frozenset({LLM_BUDGET}), signed_in)
+        assert decision.flow is flow
+        assert decision.degraded_reason == "rate_limited"
+
+
+def test_an_outage_is_named_before_the_clients_own_budget() -> None:
+    assert choose(Intent.FAQ, frozenset({"llm", LLM_BUDGET}), False).degraded_reason == "llm_unavailable"
+    assert choose(Intent.PRODUCT_INFO, frozenset({"catalog", LLM_BUDGET}), True).degraded_reason == (
+        "catalog_unavailable"
+    )
+
+
+def test_the_budget_changes_nothing_for_intents_that_never_call_bedrock() -> None:
+    for intent in (Intent.ORDER_TRACKING, Intent.RETURNS, Intent.RECOMMENDATION, Intent.ESCALATION, Intent.GREETING):
+        for down in ALL_SUBSETS:
+            assert choose(intent, down | {LLM_BUDGET}, True) == choose(intent, down, True)

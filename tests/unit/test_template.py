@@ -12,6 +12,7 @@ from local.template_resources import ROOT, TEMPLATE, resource, resources_of_type
 from mangaassist.alerting.settings import RelaySettings
 from mangaassist.alerting.transitions import ALARMS_PK
 from mangaassist.chat.app_factory import CHAT_PATHS, GUEST_CHAT_PATH, ROUTES
+from mangaassist.chat.client_budget_store import LLM_BUDGET_PK_PREFIX
 from mangaassist.health.store import FLAGS_PK, HEALTH_PK
 from mangaassist.ops import slo
 from mangaassist.ops.alarms import alarm_catalog
@@ -443,13 +444,16 @@ def _leading_keys(function: str, action: str) -> set[str]:
     keys: set[str] = set()
     for statement in statements(function):
         if action in as_list(statement["Action"]) and "state" in str(statement["Resource"]):
-            keys |= set(statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"])
+            for operator in ("ForAllValues:StringEquals", "ForAllValues:StringLike"):
+                keys |= set(statement["Condition"].get(operator, {}).get("dynamodb:LeadingKeys", ()))
     return keys
 
 
 def test_state_table_access_is_pinned_to_each_functions_partitions():
     assert _leading_keys("ChatFunction", "dynamodb:Query") == {STATE_CIRCUITS_PK, HEALTH_PK, FLAGS_PK}
-    assert _leading_keys("ChatFunction", "dynamodb:UpdateItem") == {STATE_CIRCUITS_PK}
+    # Each client's Bedrock budget is a partition of its own (mangaassist.chat.client_budget_store).
+    assert _leading_keys("ChatFunction", "dynamodb:UpdateItem") == {STATE_CIRCUITS_PK, f"{LLM_BUDGET_PK_PREFIX}*"}
+    assert _leading_keys("ChatFunction", "dynamodb:PutItem") == {STATE_CIRCUITS_PK}
     assert _leading_keys("HealthPingFunction", "dynamodb:PutItem") == {STATE_CIRCUITS_PK, HEALTH_PK, FLAGS_PK}
     assert _leading_keys("AlarmRelayFunction", "dynamodb:PutItem") == {ALARMS_PK}
     assert _leading_keys("AlarmRelayFunction", "dynamodb:Query") == set()
@@ -459,8 +463,13 @@ def test_only_the_relay_reads_the_channel_secrets_and_only_the_chat_reads_the_fa
     def actions(function: str) -> set[str]:
         return {a for s in statements(function) for a in as_list(s["Action"])}
 
+    def secrets_read(function: str) -> list:
+        return [s["Resource"] for s in statements(function) if "secretsmanager:GetSecretValue" in as_list(s["Action"])]
+
     assert "secretsmanager:GetSecretValue" in actions("AlarmRelayFunction")
-    assert "secretsmanager:GetSecretValue" not in actions("ChatFunction") | actions("HealthPingFunction")
+    assert secrets_read("ChatFunction") == [{"Ref": "ClientKeySecret"}], "the budget's HMAC key, nothing else"
+    assert secrets_read("HealthPingFunction") == []
+    assert "ClientKeySecret" not in str(secrets_read("AlarmRelayFunction"))
     assert "s3:GetObject" in actions("ChatFunction")
     assert "s3:GetObject" not in actions("HealthPingFunction") | actions("AlarmRelayFunction")
     assert "bedrock:InvokeModel" not in actions("AlarmRelayFunction")

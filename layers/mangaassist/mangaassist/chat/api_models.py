@@ -82,7 +82,10 @@ class ChatResponse(BaseModel):
     language: Literal["en", "ja"]
     actions: list[Action]
     degraded: bool
-    degraded_reason: str | None = Field(description="<service>_unavailable with the registry's service name, or null")
+    degraded_reason: str | None = Field(
+        description="<service>_unavailable with the registry's service name; rate_limited when this client has "
+        "used its budget of generated answers for now (templates and FAQ still answer); or null"
+    )
     request_id: str
     session_id: str | None = None
     orders: list[OrderView] | None = Field(default=None, description="only for order tracking, from the order service")

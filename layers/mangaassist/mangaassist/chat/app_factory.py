@@ -222,6 +222,13 @@ def create_app(runtime: Callable[[], ChatRuntimeLike], telemetry: ChatTelemetry 
         sub = claims.get("sub") if isinstance(claims, dict) else None
         return sub if isinstance(sub, str) and 0 < len(sub) <= 128 else None
 
+    def source_ip() -> str | None:
+        # API Gateway's own view of the caller (the TCP peer at the edge), never X-Forwarded-For: the key of a
+        # guest's Bedrock budget, so it must be what the caller cannot choose.
+        identity = (app.current_event.get("requestContext") or {}).get("identity") or {}
+        address = identity.get("sourceIp") if isinstance(identity, dict) else None
+        return address if isinstance(address, str) and 0 < len(address) <= 64 else None
+
     def body_is_object() -> bool:
         # Powertools validates the first element of a JSON array as if it were the body; we want objects only.
         return isinstance(app.current_event.json_body, dict)
@@ -248,7 +255,11 @@ def create_app(runtime: Callable[[], ChatRuntimeLike], telemetry: ChatTelemetry 
         if not body_is_object():
             return not_an_object()
         request = ChatInput(
-            message=body.message, customer_id=customer_id(), session_id=body.session_id, request_id=request_id()
+            message=body.message,
+            customer_id=customer_id(),
+            session_id=body.session_id,
+            request_id=request_id(),
+            source_ip=source_ip(),
         )
         answer = runtime().answer(request, app.lambda_context)
         app.chat_failed = answer.failed

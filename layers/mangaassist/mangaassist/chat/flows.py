@@ -1,7 +1,8 @@
 """The flows the policy table names: each builds one answer from what its row allows it to use.
 
 A flow reaches a service only through ``Turn.call``, which lets it call the services its row needs
-(plus promotions for a nudge) and nothing else, never after the deadline. When a call fails the flow
+(plus promotions for a nudge) and nothing else, never after the deadline, and Bedrock only while the
+client's per-client budget allows. When a call fails the flow
 raises ServiceUnavailableError and the orchestrator picks the next row for the same intent.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from mangaassist.breaker import DependencyClientError, FailureKind, ServiceUnavailableError
 from mangaassist.chat import prompts
 from mangaassist.chat.intents import Intent
-from mangaassist.chat.policy import Flow, Row
+from mangaassist.chat.policy import LLM_BUDGET, Flow, Row
 from mangaassist.chat.replies import (
     Links,
     label,
@@ -53,6 +54,17 @@ class UnusableAnswerError(ServiceUnavailableError):
 
     def __init__(self) -> None:
         super().__init__("llm", FailureKind.ERROR)
+
+
+class LlmBudgetExhaustedError(ServiceUnavailableError):
+    """This client has spent its Bedrock budget for the window: the orchestrator answers from templates."""
+
+    def __init__(self) -> None:
+        super().__init__(LLM_BUDGET, FailureKind.THROTTLED)
+
+    @property
+    def degraded_reason(self) -> str:
+        return "rate_limited"
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,8 @@ class Turn:
     links: Links
     faq: Any | None  # the FAQ index (``best(text, lang)``), None while it cannot be loaded
     detect_language: Callable[[str], str]
+    # Spends one Bedrock call of this client's budget; False when none is left (mangaassist.chat.client_budget).
+    spend_llm_budget: Callable[[], bool] = lambda: True
     row: Row | None = None
     calls: list[str] = field(default_factory=list)  # services called, in order, for logs and tests
     _memo: dict[tuple, Any] = field(default_factory=dict)
@@ -114,6 +128,9 @@ class Turn:
             raise PolicyViolationError(f"flow {self.row.flow if self.row else None} may not call {service}")
         if self.deadline.remaining() < MIN_CALL_S:
             raise OutOfTimeError(service)
+        # Spent only when the call is about to be made: a flow that finds nothing to ask Bedrock about costs none.
+        if service == "llm" and not self.spend_llm_budget():
+            raise LlmBudgetExhaustedError()
         self.calls.append(service)
         result = fn(*args, **kwargs)
         self._memo[key] = result

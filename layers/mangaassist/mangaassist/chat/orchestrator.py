@@ -41,6 +41,7 @@ class ChatInput:
     message: str
     customer_id: str | None  # the Cognito subject; None for a guest
     session_id: str | None = None
+    source_ip: str | None = None  # API Gateway's requestContext.identity.sourceIp: a guest's budget key
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
@@ -94,6 +95,7 @@ class Orchestrator:
         telemetry: ChatTelemetry | None = None,
         clock: Callable[[], float] = time.time,
         classifier: Any | None = None,
+        llm_budget: Any | None = None,
     ):
         self.breakers = breakers
         self.downstream = downstream
@@ -105,6 +107,7 @@ class Orchestrator:
         self.telemetry = telemetry or ChatTelemetry()
         self.clock = clock
         self.classifier = classifier  # rules plus the encoder; None: the rules and the FAQ alone
+        self.llm_budget = llm_budget  # a ClientBudget (mangaassist.chat.client_budget); None: no per-client limit
 
     # ------------------------------------------------------------ the one entry point
 
@@ -145,6 +148,8 @@ class Orchestrator:
             faq=faq_index,
             detect_language=self.detect_language,
         )
+        if self.llm_budget is not None:
+            turn.spend_llm_budget = lambda: self.llm_budget.spend(request.customer_id, request.source_ip)
         if intent is Intent.FAQ:
             self._faq_offline_outcome(turn)
         reply, decision = self._run(turn, down)
@@ -223,7 +228,7 @@ class Orchestrator:
                 if err.service in down or err.service not in decision.row.needs:
                     raise
                 logger.warning(
-                    f"{err.service}_unavailable",
+                    err.degraded_reason if isinstance(err, ServiceUnavailableError) else f"{err.service}_unavailable",
                     extra={
                         "intent": turn.intent.value,
                         "flow": decision.flow.value,

@@ -2,7 +2,8 @@
 
 Rows are tried top to bottom within an intent; the first row whose requirements all hold wins.
 ``needs`` names registry services that must be available, plus ``SIGNED_IN`` for flows that read the
-customer's own data. ``blame`` says, in precedence order, which lost service to name in
+customer's own data and ``LLM_BUDGET`` for flows that call Bedrock (the client has calls left in its
+per-client budget, mangaassist.chat.client_budget). ``blame`` says, in precedence order, which lost service to name in
 ``degraded_reason`` when the row is a fallback: the first one of them that is down. A row with an
 empty ``blame`` is not a degradation (a guest asked for personal data, or only a side feature was
 lost). The last row of every intent needs nothing, so every intent always has an answer.
@@ -22,6 +23,11 @@ from mangaassist.chat.intents import Intent
 from mangaassist.registry import REGISTRY
 
 SIGNED_IN = "signed_in"  # not a service: the request carries a Cognito identity
+LLM_BUDGET = "llm_budget"  # not a service: this client may still cause Bedrock calls in the current window
+CONDITIONS = frozenset({SIGNED_IN, LLM_BUDGET})  # the needs that are facts about the request, not services
+
+# degraded_reason of a blamed condition; a blamed service says "<service>_unavailable"
+CONDITION_REASONS = {LLM_BUDGET: "rate_limited"}
 
 
 class Flow(StrEnum):
@@ -71,13 +77,13 @@ POLICY: tuple[Row, ...] = (
     _row(I.RECOMMENDATION, {"recommendations", "catalog"}, Flow.PERSONALIZED_RECOMMENDATIONS, nudge=True),
     _row(I.RECOMMENDATION, {"catalog"}, Flow.POPULAR_ITEMS, ["recommendations"], nudge=True),
     _row(I.RECOMMENDATION, (), Flow.BROWSE_SEARCH_AND_FAQ, ["catalog", "recommendations"]),
-    _row(I.PRODUCT_INFO, {"catalog", "llm"}, Flow.PRODUCT_ANSWER, nudge=True),
-    _row(I.PRODUCT_INFO, {"catalog"}, Flow.PRODUCT_LIST, ["llm"], nudge=True),
+    _row(I.PRODUCT_INFO, {"catalog", "llm", LLM_BUDGET}, Flow.PRODUCT_ANSWER, nudge=True),
+    _row(I.PRODUCT_INFO, {"catalog"}, Flow.PRODUCT_LIST, ["llm", LLM_BUDGET], nudge=True),
     _row(I.PRODUCT_INFO, (), Flow.PRODUCT_TEXT_LINK, ["catalog"]),
-    _row(I.FAQ, {"llm"}, Flow.FAQ_GENERATED),
-    _row(I.FAQ, (), Flow.FAQ_CANNED, ["llm"]),
-    _row(I.OPEN_ENDED, {"llm"}, Flow.OPEN_GENERATED),
-    _row(I.OPEN_ENDED, (), Flow.CANT_HELP, ["llm"]),
+    _row(I.FAQ, {"llm", LLM_BUDGET}, Flow.FAQ_GENERATED),
+    _row(I.FAQ, (), Flow.FAQ_CANNED, ["llm", LLM_BUDGET]),
+    _row(I.OPEN_ENDED, {"llm", LLM_BUDGET}, Flow.OPEN_GENERATED),
+    _row(I.OPEN_ENDED, (), Flow.CANT_HELP, ["llm", LLM_BUDGET]),
     _row(I.ESCALATION, (), Flow.ESCALATE),
     _row(I.GREETING, {SIGNED_IN, "user_profile"}, Flow.GREETING_PERSONAL),
     _row(I.GREETING, (), Flow.GREETING),
@@ -101,7 +107,7 @@ BUDGET_S: dict[Intent, float] = {
 @dataclass(frozen=True)
 class Decision:
     row: Row
-    degraded_reason: str | None  # "<service>_unavailable" (registry name) or None
+    degraded_reason: str | None  # "<service>_unavailable" (registry name), "rate_limited", or None
 
     @property
     def flow(self) -> Flow:
@@ -113,15 +119,19 @@ class Decision:
 
 
 def choose(intent: Intent, down: Collection[str], signed_in: bool) -> Decision:
-    """The row that answers ``intent`` while the services in ``down`` are unavailable."""
+    """The row that answers ``intent`` while the services (or conditions, LLM_BUDGET) in ``down`` are unavailable."""
     have = {SIGNED_IN} if signed_in else set()
     for row in rows_for(intent):
         unmet = {need for need in row.needs if need in down or (need == SIGNED_IN and need not in have)}
         if unmet:
             continue
         blamed = next((service for service in row.blame if service in down), None)
-        return Decision(row, REGISTRY[blamed].unavailable_reason if blamed else None)
+        return Decision(row, _reason(blamed) if blamed else None)
     raise LookupError(f"policy has no row for intent {intent}")
+
+
+def _reason(blamed: str) -> str:
+    return CONDITION_REASONS[blamed] if blamed in CONDITION_REASONS else REGISTRY[blamed].unavailable_reason
 
 
 def rows_for(intent: Intent) -> tuple[Row, ...]:
@@ -130,4 +140,4 @@ def rows_for(intent: Intent) -> tuple[Row, ...]:
 
 def services_used(flow: Flow) -> frozenset[str]:
     """The registry services a flow's row needs (what the flow may call)."""
-    return next(row.needs - {SIGNED_IN} for row in POLICY if row.flow is flow)
+    return next(row.needs - CONDITIONS for row in POLICY if row.flow is flow)

@@ -5,7 +5,8 @@ FAQ store are created by the first request that needs them and then live as long
 environment (one CircuitBreakers, one HttpDownstream, one BedrockLlm, one FaqStore).
 
 Environment: STATE_TABLE, STATE_CACHE_TTL_S, FAQ_BUCKET, FAQ_KEY, BEDROCK_MODEL_ID, <SERVICE>_URL for
-every HTTP service, STORE_BASE_URL (links), BANNER_CACHE_S; endpoints from AWS_ENDPOINT_URL[_<SERVICE>].
+every HTTP service, STORE_BASE_URL (links), BANNER_CACHE_S, CLIENT_KEY_SECRET_ID (the per-client budget's
+HMAC key; unset, no per-client Bedrock budget); endpoints from AWS_ENDPOINT_URL[_<SERVICE>].
 """
 
 from __future__ import annotations
@@ -78,6 +79,18 @@ class ChatRuntime:
         return shared_classifier()
 
     @functools.cached_property
+    def llm_budget(self):
+        secret_id = os.getenv("CLIENT_KEY_SECRET_ID", "")
+        if not secret_id:
+            return None
+        from mangaassist.aws_clients import client
+        from mangaassist.chat.client_budget import ClientBudget
+        from mangaassist.chat.client_budget_store import DynamoBudgetStore, SecretKey
+
+        key = SecretKey(secret_id, lambda: client("secretsmanager", hot_path=True))
+        return ClientBudget(DynamoBudgetStore(self.table_name, self.dynamodb), key)
+
+    @functools.cached_property
     def orchestrator(self) -> Orchestrator:
         from mangaassist.chat.orchestrator import Orchestrator
         from mangaassist.chat.replies import Links
@@ -92,6 +105,7 @@ class ChatRuntime:
             banner=self.banner_board.current,
             links=Links.from_env(),
             classifier=self.classifier,
+            llm_budget=self.llm_budget,
         )
 
     # ------------------------------------------------------------ what the routes call
