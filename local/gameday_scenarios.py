@@ -18,6 +18,7 @@ from mangaassist.aws_clients import HOT_PATH_CONFIG
 from mangaassist.chat.banner import BANNER_CACHE_S
 from mangaassist.chat.intents import Intent
 from mangaassist.chat.policy import BUDGET_S, choose
+from mangaassist.client_limits import LLM_BUDGET
 from mangaassist.health.pinger import BANNER_AFTER_S
 from mangaassist.ops.alarms import ORDER_SERVICE_AVAILABILITY
 from mangaassist.registry import REGISTRY, SERVICE_NAMES
@@ -590,6 +591,110 @@ def heal_everything(drill: Drill, row: Row) -> None:
     row.expect("full service afterwards", not degraded, str(degraded))
 
 
+# ---------------------------------------------------------------------------------------------- 8
+
+FLOOD_S = 15.0  # each phase: ordinary traffic alone, then the same with the flood
+ORDINARY_CLIENTS = 20
+ORDINARY_PACE_S = 2.0  # each ordinary client writes every ~2 s: ~10 messages a second in all
+FLOOD_ADDRESS = "203.0.113.66"  # TEST-NET-3: one address for the whole flood, outside the shoppers' range
+P95_FACTOR = 1.5
+# One client on one connection is paced by the network: a request can start only when the last answer has come
+# back. Loopback has no round trip, so a local flooder would spin at ~1,000 requests a second, all 429s that in
+# AWS the WAF answers at the edge, and measure this machine's CPU instead of the chat. 20 ms is a short round trip
+# to the Tokyo region from within Japan.
+FLOOD_ROUND_TRIP_S = 0.02
+DEGRADED_SLACK = 0.02  # two answers in a hundred: the share is measured, not a sample of an exact rate
+
+
+def ordinary_messages() -> list[tuple[str, str | None]]:
+    """Everyday traffic, half of it reaching Bedrock. The Bedrock questions come from guests, whose loads speak
+    from a new address each time, so no ordinary client's own budget is what the row measures."""
+    m = intent_messages()
+    return [
+        (m[Intent.FAQ], None),
+        (m[Intent.OPEN_ENDED], None),
+        (m[Intent.PRODUCT_INFO], None),
+        (m[Intent.ORDER_TRACKING], "cust-0004"),
+        (m[Intent.RECOMMENDATION], None),
+        (m[Intent.GREETING], "cust-0005"),
+    ]
+
+
+def long_prompt() -> str:
+    """An open-ended question padded to the 2,000-character limit: the most expensive message a guest can send."""
+    question = event_message("chat_open_ended")
+    return ((question + " ") * (2000 // (len(question) + 1))).strip()
+
+
+def flood_guest_chat(drill: Drill, row: Row) -> None:
+    """One client floods /chat/guest from one address while 20 ordinary clients chat: they keep their degraded
+    rate and p95, the llm circuit stays closed, the flooder gets 429s and rate_limited answers."""
+    messages = ordinary_messages()
+    drill.fresh_fleet()
+    baseline = drill.load(messages, seconds=FLOOD_S, concurrency=ORDINARY_CLIENTS, pace_s=ORDINARY_PACE_S)
+    drill.fresh_fleet()
+    started = time.time()
+    stop = threading.Event()
+    flood: list[Reply] = []
+    prompt = long_prompt()
+
+    def flooder() -> None:
+        while not stop.is_set():  # as fast as it can: the next request as soon as the last one answers
+            flood.append(drill.chat(prompt, None, FLOOD_ADDRESS, path="/chat/guest"))
+            stop.wait(FLOOD_ROUND_TRIP_S)
+
+    thread = threading.Thread(target=flooder, daemon=True)
+    thread.start()
+    during = drill.load(messages, seconds=FLOOD_S, concurrency=ORDINARY_CLIENTS, pace_s=ORDINARY_PACE_S)
+    stop.set()
+    thread.join(timeout=70)
+    row.replies += during
+
+    base_row, flood_row = Row("without flood", baseline), Row("with flood", during)
+    base_p95, flood_p95 = base_row.percentile_ms(95) or 0.0, flood_row.percentile_ms(95) or 0.0
+    base_share, flood_share = base_row.degraded_share or 0.0, flood_row.degraded_share or 0.0
+    row.notes.append(
+        f"ordinary clients without the flood: {len(baseline)} answers, degraded {base_share:.0%}, "
+        f"p95 {base_p95:.0f} ms; with it: {len(during)} answers, degraded {flood_share:.0%}, p95 {flood_p95:.0f} ms"
+    )
+    statuses = {status: sum(1 for r in flood if r.status == status) for status in sorted({r.status for r in flood})}
+    reasons = [r.body.get("degraded_reason") for r in flood if r.status == 200 and r.body]
+    generated = sum(1 for reason in reasons if reason is None)
+    limited = reasons.count("rate_limited")
+    row.notes.append(
+        f"flooder ({FLOOD_ADDRESS}, {len(prompt)}-character prompts): {len(flood)} requests, HTTP {statuses}; "
+        f"{generated} generated, {limited} rate_limited"
+    )
+    row.reached = generated
+
+    row.expect("ordinary clients answered without the flood too", baseline and not base_row.raw_errors, "none")
+    row.expect(
+        "ordinary clients keep their degraded rate",
+        flood_share <= base_share + DEGRADED_SLACK,
+        f"{flood_share:.1%} vs {base_share:.1%} without the flood",
+    )
+    row.expect(
+        f"ordinary p95 within {P95_FACTOR:g}x of the same load without the flood",
+        flood_p95 <= P95_FACTOR * base_p95,
+        f"{flood_p95:.0f} ms vs {base_p95:.0f} ms",
+    )
+    flips = [t for t in drill.transitions("llm", since=started) if t.get("to_state") != "CLOSED"]
+    state = _circuit_state(drill, "llm")
+    row.expect("llm circuit stays closed", state == "CLOSED" and not flips, f"{state}, {len(flips)} transitions")
+    row.expect("the flooder gets 429s or rate_limited answers", statuses.get(429, 0) + limited > 0, str(statuses))
+    row.expect(
+        f"the flooder causes at most its budget of {LLM_BUDGET.calls} Bedrock calls",
+        generated <= LLM_BUDGET.calls,
+        f"{generated} generated answers",
+    )
+    row.expect(
+        "the flooder never gets a server error",
+        all(r.status in (200, 429) for r in flood),
+        str(statuses),
+    )
+    drill.fresh_fleet()
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("1 block order_service", block_order_service, UNDER_LOAD),
     Scenario("2 order_service slow 3 s", slow_order_service),
@@ -598,4 +703,5 @@ SCENARIOS: list[Scenario] = [
     Scenario("5 matrix pairs and triples", matrix_combinations),
     Scenario("6 kill a worker mid-load", kill_a_worker),
     Scenario("7 heal everything", heal_everything),
+    Scenario("8 one client floods /chat/guest", flood_guest_chat),
 ]

@@ -462,7 +462,24 @@ class LocalStack:
             with contextlib.suppress(LostRaceError):  # a worker moved it meanwhile; the caller may reset again
                 store.compare_and_set(record.version, closed)
                 changed += 1
+        self.forget_llm_budgets()
         return changed
+
+    def forget_llm_budgets(self) -> int:
+        """Delete every per-client Bedrock budget counter: a fresh fleet owes nobody's earlier scenario a budget."""
+        from mangaassist.chat.client_budget_store import LLM_BUDGET_PK_PREFIX
+
+        ddb, table = self._aws("dynamodb"), self.refs["StateTable"]
+        pages = ddb.get_paginator("scan").paginate(
+            TableName=table,
+            FilterExpression="begins_with(pk, :prefix)",
+            ExpressionAttributeValues={":prefix": {"S": LLM_BUDGET_PK_PREFIX}},
+            ProjectionExpression="pk, sk",
+        )
+        keys = [item for page in pages for item in page["Items"]]
+        for key in keys:
+            ddb.delete_item(TableName=table, Key=key)
+        return len(keys)
 
     def banner(self) -> str:
         assert self.front is not None

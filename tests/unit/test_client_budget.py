@@ -81,12 +81,13 @@ def test_the_hash_depends_on_the_key_so_a_table_reader_cannot_enumerate_addresse
     assert len(client_hash(KEY, None, GUEST_IP) or "") == 64
 
 
-def test_an_exhausted_client_costs_one_refused_write_per_window_per_environment() -> None:
+def test_every_call_past_the_budget_is_one_refused_write_and_never_counted() -> None:
     store, clock = InMemoryBudgetStore(), Clock(WINDOW_START)
     limits = budget(store, clock)
-    for _ in range(31 + 50):
+    for _ in range(31 + 5):
         limits.spend(None, GUEST_IP)
-    assert store.writes == 31
+    assert store.writes == 36
+    assert store.counts == {(client_hash(KEY, None, GUEST_IP), WINDOW_START): 30}
 
 
 @pytest.mark.parametrize("broken", ["store", "key", "key_error", "no_client"])

@@ -3,7 +3,8 @@
 A client is a signed-in customer's Cognito sub, or a guest's source address. Neither is ever stored or logged:
 the counter is keyed by an HMAC-SHA256 of it under a key only the chat reads (an address space of 2^32 makes a
 plain or publicly salted hash reversible in minutes). Windows are fixed (window_s long, aligned to the epoch);
-the store counts with one conditional write per Bedrock call and forgets a window through the table's TTL.
+the store counts with one conditional write per Bedrock call, a refused one included (nothing is remembered
+per environment, so clearing the counters resets a client everywhere), and forgets a window through the TTL.
 
 The budget protects the fleet, it must never become an outage itself: when the store or the key cannot be
 read, the call is allowed and the failure logged.
@@ -23,9 +24,6 @@ from mangaassist.observability import logger
 # A counter outlives its window by one more window, so a clock that runs a little behind on one environment
 # still finds the count the others wrote.
 TTL_GRACE_WINDOWS = 1
-# Environments remember clients that spent their budget, so a flood costs one refused write per window per
-# environment instead of one per message; bounded so a spray of addresses cannot grow it without end.
-MAX_REMEMBERED_EXHAUSTED = 10_000
 HASH_PREFIX_CHARS = 12  # enough to correlate log lines of one client, far too little to look anything up
 
 
@@ -64,7 +62,6 @@ class ClientBudget:
         self.key = key  # the HMAC key; None while it cannot be read
         self.budget = budget
         self.clock = clock
-        self._exhausted: dict[str, int] = {}  # client hash -> window start it ran out in
 
     def spend(self, customer_id: str | None, source_ip: str | None) -> bool:
         try:
@@ -85,12 +82,9 @@ class ClientBudget:
         if hashed is None:  # API Gateway always sends the address; only a direct invoke has neither
             logger.warning("llm_budget_not_enforced", extra={"why": "no_client"})
             return True
-        if self._exhausted.get(hashed) == window_start:
-            return False
         expires_at = window_start + self.budget.window_s * (1 + TTL_GRACE_WINDOWS)
         if self.store.spend(hashed, window_start, self.budget.calls, expires_at):
             return True
-        self._remember_exhausted(hashed, window_start)
         logger.info(
             "llm_budget_exhausted",
             extra={
@@ -100,10 +94,3 @@ class ClientBudget:
             },
         )
         return False
-
-    def _remember_exhausted(self, hashed: str, window_start: int) -> None:
-        if len(self._exhausted) >= MAX_REMEMBERED_EXHAUSTED:
-            self._exhausted = {h: w for h, w in self._exhausted.items() if w == window_start}
-            if len(self._exhausted) >= MAX_REMEMBERED_EXHAUSTED:
-                self._exhausted.clear()
-        self._exhausted[hashed] = window_start
