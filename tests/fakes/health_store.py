@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from mangaassist.downstream.models import PingResult
+from mangaassist.health.banners import BannerInputError, Banners, OperatorBanner
 from mangaassist.health.store import BANNER_TTL_S, HEALTH_TTL_S, Banner, ServiceHealth, merge_ping
 from mangaassist.registry import REGISTRY, ServiceSpec
 
@@ -21,6 +22,7 @@ class InMemoryHealthStore:
         self._health: dict[str, ServiceHealth] = {}
         self._banner: Banner | None = None
         self._banner_expires_at = 0.0
+        self._operator: OperatorBanner | None = None
         self._lock = threading.Lock()
         self.fail_with: Exception | None = None  # set to make every call raise (state table outage)
 
@@ -66,3 +68,31 @@ class InMemoryHealthStore:
             self._banner = replace(self._banner, active=False)
             self._banner_expires_at = self.clock() + HEALTH_TTL_S
             return True
+
+    def load_banners(self) -> Banners:
+        with self._lock:
+            self._enter()
+            now = self.clock()
+            automatic = self._banner if self._banner is not None and self._banner_expires_at > now else None
+            operator = self._operator if self._operator is not None and self._operator.expires_at > now else None
+            return Banners(automatic=automatic, operator=operator)
+
+    def get_operator_banner(self) -> OperatorBanner | None:
+        return self.load_banners().operator
+
+    def put_operator_banner(self, banner: OperatorBanner) -> OperatorBanner | None:
+        with self._lock:
+            self._enter()
+            problems = banner.problems(self.clock())
+            if problems:
+                raise BannerInputError(problems)
+            old = self._operator if self._operator is not None and self._operator.expires_at > self.clock() else None
+            self._operator = banner
+            return old
+
+    def clear_operator_banner(self) -> OperatorBanner | None:
+        with self._lock:
+            self._enter()
+            old = self._operator if self._operator is not None and self._operator.expires_at > self.clock() else None
+            self._operator = None
+            return old

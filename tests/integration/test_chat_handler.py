@@ -25,7 +25,7 @@ from mangaassist.chat.policy import BUDGET_S
 from mangaassist.chat.telemetry import ANALYTICS_DEFERRED_LOG
 from mangaassist.faq.bundled import BUNDLED_VECTORS_PATH
 from mangaassist.faq.vectors import vectors_key
-from mangaassist.health import Banner, HealthStore, PingResult
+from mangaassist.health import Banner, HealthStore, PingResult, operator_banner
 from mangaassist.observability import logger
 from mangaassist.registry import REGISTRY, STATE_CIRCUITS_PK
 from tests.conftest import dynamodb_client
@@ -313,6 +313,37 @@ def test_the_maintenance_banner_is_shown_in_the_customers_language(chat, aws_env
     _, en, _ = invoke(chat, event("chat_greeting"))
     assert ja["banner"] == "現在AIの回答が制限されています。"
     assert en["banner"] == "AI answers are limited right now."
+
+
+def test_an_operator_banner_shows_beside_the_degraded_order_answer_in_both_languages(
+    chat, fleet, aws_env, state_table
+) -> None:
+    from mangaassist.aws_clients import client
+
+    fleet.set_fault("order_service", "down")
+    now = time.time()
+    HealthStore(state_table, client("dynamodb", hot_path=False)).put_operator_banner(
+        operator_banner(
+            message_en="Order tracking is down. Your order history page still lists every order.",
+            message_ja="現在、注文状況の確認ができません。注文履歴ページをご覧ください。",
+            reason="INC-7 order_service outage",
+            expires_at=now + 600,
+            now=now,
+        )
+    )
+    _, ja, _ = invoke(chat, event("chat_order_tracking"))
+    _, en, _ = invoke(chat, event("chat_order_tracking", message="Where is my order?"))
+    assert (ja["banner"], ja["degraded_reason"]) == (
+        "現在、注文状況の確認ができません。注文履歴ページをご覧ください。",
+        "order_service_unavailable",
+    )
+    assert (en["banner"], en["degraded_reason"]) == (
+        "Order tracking is down. Your order history page still lists every order.",
+        "order_service_unavailable",
+    )
+    _, status, _ = invoke(chat, event("status"))
+    assert status["banner"]["sources"] == ["operator"]
+    assert status["banner"]["operator"]["reason"] == "INC-7 order_service outage"
 
 
 # ---------------------------------------------------------------- /health and /status

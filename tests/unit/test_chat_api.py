@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from mangaassist.chat.api_models import ChatResponse, HealthResponse, StatusResponse
 from mangaassist.chat.app_factory import CHAT_PATHS, GUEST_CHAT_PATH
+from mangaassist.health import Banners
 from tests.unit.chat_fakes import ORDER_IDS, FakeBanner, FakeRuntime, LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,7 +218,7 @@ def test_signed_in_order_tracking_returns_the_services_orders(handler, fake: Fak
 
 
 def test_an_open_circuit_answers_200_degraded_with_the_seed_fallback(handler, monkeypatch) -> None:
-    runtime = FakeRuntime(down={"order_service", "llm"}, banner=FakeBanner())
+    runtime = FakeRuntime(down={"order_service", "llm"}, banner=Banners(automatic=FakeBanner()))
     monkeypatch.setattr(handler, "runtime", runtime)
     status, body, _ = invoke(handler, event("chat_order_tracking"))
     assert status == 200

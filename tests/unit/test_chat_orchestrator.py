@@ -16,7 +16,7 @@ from mangaassist.breaker import (
 from mangaassist.chat.intents import Intent
 from mangaassist.chat.orchestrator import ChatInput, Orchestrator
 from mangaassist.chat.replies import Links, text
-from mangaassist.health import HealthStoreError
+from mangaassist.health import Banners, HealthStoreError
 from mangaassist.language import detect_language
 from mangaassist.registry import REGISTRY
 from tests.unit.chat_fakes import (
@@ -218,7 +218,7 @@ def test_banner_shows_in_the_customers_language_while_active() -> None:
         downstream=FakeDownstream(breakers),
         llm=FakeLlm(breakers),
         detect_language=detect_language,
-        banner=lambda: banner,
+        banner=lambda: Banners(automatic=banner),
         links=LINKS,
         telemetry=CountingTelemetry(),
     )

@@ -6,7 +6,7 @@ import pytest
 
 from mangaassist.breaker import Override
 from mangaassist.chat.api_models import StatusResponse
-from mangaassist.health import Banner, HealthStoreError, ServiceHealth
+from mangaassist.health import Banner, Banners, HealthStoreError, OperatorBanner, ServiceHealth
 from mangaassist.registry import REGISTRY, SERVICE_NAMES
 from mangaassist.status_view import status_body
 from tests.unit.chat_fakes import breakers_with
@@ -74,9 +74,54 @@ def test_an_open_circuit_is_down_even_before_the_pings_notice() -> None:
 @pytest.mark.parametrize("active", [True, False])
 def test_the_banner_is_shown_only_while_active(active: bool) -> None:
     banner = Banner(active=active, message_en="LLM down", message_ja="AI停止中", since=NOW - 400)
-    body = status_body(breakers_with(quiet=True), dict, banner, clock=lambda: NOW)
-    expected = {"active": True, "message_en": "LLM down", "message_ja": "AI停止中"} if active else None
+    body = status_body(breakers_with(quiet=True), dict, Banners(automatic=banner), clock=lambda: NOW)
+    expected = (
+        {"active": True, "message_en": "LLM down", "message_ja": "AI停止中", "sources": ["automatic"], "operator": None}
+        if active
+        else None
+    )
     assert body["banner"] == expected
+
+
+def posted(expires_at: float = NOW + 3600) -> OperatorBanner:
+    return OperatorBanner(
+        message_en="Order tracking is down; see your order history page.",
+        message_ja="注文状況の確認が一時的にできません。注文履歴ページをご覧ください。",
+        reason="INC-42 order_service outage",
+        expires_at=expires_at,
+        posted_at=NOW - 60,
+        posted_by="oncall",
+    )
+
+
+def test_an_operator_banner_shows_who_posted_it_why_and_until_when() -> None:
+    body = status_body(breakers_with(quiet=True), dict, Banners(operator=posted()), clock=lambda: NOW)
+    StatusResponse.model_validate(body)
+    assert body["banner"]["sources"] == ["operator"]
+    assert body["banner"]["message_ja"] == posted().message_ja
+    assert body["banner"]["operator"] == {
+        "message_en": posted().message_en,
+        "message_ja": posted().message_ja,
+        "reason": "INC-42 order_service outage",
+        "posted_by": "oncall",
+        "posted_at": "2027-01-15T07:59:00Z",
+        "expires_at": "2027-01-15T09:00:00Z",
+    }
+
+
+def test_both_banners_are_one_message_per_language_on_status() -> None:
+    automatic = Banner(True, "LLM down", "AI停止中", since=NOW - 400)
+    body = status_body(breakers_with(quiet=True), dict, Banners(automatic, posted()), clock=lambda: NOW)
+    StatusResponse.model_validate(body)
+    assert body["banner"]["sources"] == ["operator", "automatic"]
+    assert body["banner"]["message_en"].startswith(posted().message_en)
+    assert "AI" in body["banner"]["message_en"]
+    assert "LLM down" not in body["banner"]["message_en"], "the long automatic text is replaced by one short clause"
+
+
+def test_an_expired_operator_banner_is_not_on_status_even_if_still_cached() -> None:
+    body = status_body(breakers_with(quiet=True), dict, Banners(operator=posted(NOW)), clock=lambda: NOW)
+    assert body["banner"] is None
 
 
 def test_unreadable_health_pings_still_show_the_circuits() -> None:

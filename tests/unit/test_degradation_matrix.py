@@ -22,6 +22,7 @@ from mangaassist.chat.intents import Intent
 from mangaassist.chat.orchestrator import ChatInput, Orchestrator
 from mangaassist.chat.replies import ORDER_STATUS, Links
 from mangaassist.client_limits import LlmBudget
+from mangaassist.health import Banners
 from mangaassist.language import detect_language
 from mangaassist.observability import logger
 from mangaassist.registry import SERVICE_NAMES
@@ -185,7 +186,7 @@ def run_one(
         llm=llm,
         detect_language=detect_language,
         faq=FakeFaqIndex,
-        banner=FakeBanner if "llm" in down else (lambda: None),
+        banner=(lambda: Banners(automatic=FakeBanner())) if "llm" in down else (lambda: None),
         links=LINKS,
         telemetry=telemetry,
         llm_budget=spent if over_budget else None,

@@ -1,7 +1,8 @@
 """The `/status` body: the design's health dashboard and capability map (Q34) as data.
 
 Circuits come from the breaker's snapshot (the state table's "circuits" partition), latency and error
-rate from the health pings ("health" partition), the banner from the "flags" partition. A part that
+rate from the health pings ("health" partition), the banners (the pinger's and the operator's) from the "flags"
+partition. A part that
 cannot be read is reported as such rather than guessed.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from mangaassist.breaker import CircuitBreakers
 from mangaassist.capability_map import capability_states, service_status
-from mangaassist.health import HealthStoreError
+from mangaassist.health import Banners, HealthStoreError
 from mangaassist.registry import REGISTRY, ServiceSpec
 
 
@@ -22,10 +23,28 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _banner_body(banner: Any | None) -> dict[str, Any] | None:
-    if banner is None or not getattr(banner, "active", False):
+def _banner_body(banners: Banners | None, now: float) -> dict[str, Any] | None:
+    """What customers see (one message per language) and, for on-call, whose banner it is and until when."""
+    sources = banners.sources(now) if banners is not None else []
+    if not sources:
         return None
-    return {"active": True, "message_en": banner.message_en, "message_ja": banner.message_ja}
+    operator = banners.live_operator(now)
+    return {
+        "active": True,
+        "message_en": banners.message("en", now),
+        "message_ja": banners.message("ja", now),
+        "sources": sources,
+        "operator": None
+        if operator is None
+        else {
+            "message_en": operator.message_en,
+            "message_ja": operator.message_ja,
+            "reason": operator.reason,
+            "posted_by": operator.posted_by,
+            "posted_at": _iso(operator.posted_at),
+            "expires_at": _iso(operator.expires_at),
+        },
+    }
 
 
 def service_rows(
@@ -59,7 +78,7 @@ def service_rows(
 def status_body(
     breakers: CircuitBreakers,
     load_health: Callable[[], Mapping[str, Any]],
-    banner: Any | None,
+    banners: Banners | None,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """Everything `/status` shows. ``load_health`` may raise: the pings are then reported unreadable."""
@@ -73,7 +92,7 @@ def status_body(
     return {
         "services": services,
         "capabilities": capability_states(circuits, health),
-        "banner": _banner_body(banner),
+        "banner": _banner_body(banners, clock()),
         "state_store": "degraded" if breakers.state_store_degraded else "ok",
         "health_pings": "ok" if health_readable else "unreadable",
         "updated_at": _iso(clock()),

@@ -90,7 +90,9 @@ class ChatResponse(BaseModel):
     session_id: str | None = None
     orders: list[OrderView] | None = Field(default=None, description="only for order tracking, from the order service")
     items: list[ItemView] | None = Field(default=None, description="only for product answers, from the catalog")
-    banner: str | None = Field(default=None, description="the maintenance banner, while one is active")
+    banner: str | None = Field(
+        default=None, description="the maintenance banner in the customer's language, while one is up (one message)"
+    )
     sources: list[SourceView] = Field(
         default_factory=list, description="the FAQ entries the answer was built from; empty when none"
     )
@@ -139,10 +141,25 @@ class ServiceRow(BaseModel):
     checked_at: str | None
 
 
-class BannerView(BaseModel):
-    active: bool
+class OperatorBannerView(BaseModel):
+    """The banner on-call posted, as posted (the customer may see it joined with the automatic one)."""
+
     message_en: str
     message_ja: str
+    reason: str
+    posted_by: str
+    posted_at: str
+    expires_at: str = Field(description="when it comes down by itself (ISO 8601, UTC)")
+
+
+class BannerView(BaseModel):
+    active: bool
+    message_en: str = Field(description="what an English-speaking customer sees: one message, both banners joined")
+    message_ja: str = Field(description="what a Japanese-speaking customer sees")
+    sources: list[Literal["operator", "automatic"]] = Field(
+        default_factory=list, description="automatic: the health pinger's (Bedrock down); operator: posted by on-call"
+    )
+    operator: OperatorBannerView | None = None
 
 
 class StatusResponse(BaseModel):

@@ -1,4 +1,4 @@
-"""The maintenance banner as the chat sees it: read from the state table at most every few seconds."""
+"""The banners as the chat sees them, the pinger's and the operator's: read from the state table every few seconds."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ BANNER_CACHE_S = 5.0
 
 
 class BannerBoard:
-    """Caches ``get_banner()`` per execution environment; keeps the last known banner while the store is down."""
+    """Caches ``load_banners()`` per execution environment; keeps the last known banners while the store is down."""
 
     def __init__(self, read: Callable[[], Any | None], ttl_s: float = BANNER_CACHE_S, clock=time.monotonic):
         self._read = read

@@ -256,13 +256,14 @@ class Orchestrator:
 
     def _banner_text(self, lang: str) -> str | None:
         try:
-            banner = self.banner()
+            banner = self.banner()  # Banners: the pinger's and the operator's, combined into one message
         except Exception:  # a banner is a courtesy; failing to read it must not fail the answer
             logger.exception("banner_unavailable")
             return None
-        if banner is None or not banner.active:
+        if banner is None:
             return None
-        return banner.message_ja if lang == "ja" else banner.message_en
+        # The clock, not only the read: an environment keeps its last read while the store is down.
+        return banner.message(lang, self.clock())
 
     def _record(self, answer: ChatAnswer, request: ChatInput, down: set[str], deadline: Deadline) -> None:
         """Analytics (tier 4): send the event if the service is up and there is time, else log it for replay."""

@@ -63,7 +63,9 @@ class ChatRuntime:
     def banner_board(self) -> BannerBoard:
         from mangaassist.chat.banner import BANNER_CACHE_S, BannerBoard
 
-        return BannerBoard(self.health_store.get_banner, ttl_s=float(os.getenv("BANNER_CACHE_S", str(BANNER_CACHE_S))))
+        return BannerBoard(
+            self.health_store.load_banners, ttl_s=float(os.getenv("BANNER_CACHE_S", str(BANNER_CACHE_S)))
+        )
 
     @functools.cached_property
     def faq_store(self):

@@ -1,6 +1,7 @@
 """Health pings of every dependency, the health summaries `/status` shows, and the maintenance banner."""
 
 from mangaassist.downstream.models import PingResult
+from mangaassist.health.banners import BannerInputError, Banners, OperatorBanner, operator_banner
 from mangaassist.health.status import ServiceStatus
 from mangaassist.health.store import (
     Banner,
@@ -12,10 +13,14 @@ from mangaassist.health.store import (
 
 __all__ = [
     "Banner",
+    "BannerInputError",
+    "Banners",
     "HealthStore",
     "HealthStoreError",
+    "OperatorBanner",
     "PingResult",
     "ServiceHealth",
     "ServiceStatus",
     "health_status",
+    "operator_banner",
 ]

@@ -4,6 +4,7 @@ Items (all carry the TTL attribute ``expires_at``):
 - pk="health" sk=<service>: the summary `/status` shows (status, latency, error rate, consecutive
   failures, when the current failure streak began) plus the last ``HISTORY_LENGTH`` pings.
 - pk="flags" sk="banner": the maintenance banner the chat shows while the LLM is down.
+- pk="flags" sk="operator_banner": the banner on-call posts (``banners.OperatorBanner``); its TTL is its expiry.
 
 Concurrency: a summary is derived from its history, so the two must change together. Every write of a
 health item is a PutItem conditioned on the ``version`` the writer read (optimistic concurrency); on
@@ -28,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mangaassist.breaker.failure import FailureKind
 from mangaassist.downstream.models import PingResult
 from mangaassist.dynamo import is_conditional_failure
+from mangaassist.health.banners import OPERATOR_BANNER_SK, BannerInputError, Banners, OperatorBanner
 from mangaassist.health.status import ServiceStatus
 from mangaassist.registry import REGISTRY, ServiceSpec
 
@@ -226,6 +228,17 @@ def _banner_from_item(item: dict[str, Any]) -> Banner:
     )
 
 
+def _operator_banner_from_item(item: dict[str, Any]) -> OperatorBanner:
+    return OperatorBanner(
+        message_en=item.get("message_en", {}).get("S", ""),
+        message_ja=item.get("message_ja", {}).get("S", ""),
+        reason=item.get("reason", {}).get("S", ""),
+        expires_at=_read_n(item.get("expires_at")) or 0.0,
+        posted_at=_read_n(item.get("posted_at")) or 0.0,
+        posted_by=item.get("posted_by", {}).get("S", ""),
+    )
+
+
 class HealthStorage(Protocol):
     """What the pinger and `/status` need; HealthStore (DynamoDB) provides it, tests/fakes an in-memory one."""
 
@@ -238,6 +251,8 @@ class HealthStorage(Protocol):
     def set_banner(self, banner: Banner) -> Banner: ...
 
     def clear_banner(self) -> bool: ...
+
+    def load_banners(self) -> Banners: ...
 
 
 class HealthStore:
@@ -436,3 +451,79 @@ class HealthStore:
         except BotoCoreError as err:
             raise HealthStoreError(str(err)) from err
         return True
+
+    # ------------------------------------------------------------ both banners, and the operator's
+
+    def load_banners(self) -> Banners:
+        """The pinger's banner and the operator's in one Query of the "flags" partition; expired ones absent."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": FLAGS_PK}},
+        }
+        automatic = operator = None
+        try:
+            while True:
+                page = self.client.query(**kwargs)
+                for item in page.get("Items", []):
+                    if self._expired(item):
+                        continue
+                    if item["sk"]["S"] == BANNER_SK:
+                        automatic = _banner_from_item(item)
+                    elif item["sk"]["S"] == OPERATOR_BANNER_SK:
+                        operator = _operator_banner_from_item(item)
+                if "LastEvaluatedKey" not in page:
+                    return Banners(automatic=automatic, operator=operator)
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as err:
+            raise HealthStoreError(str(err)) from err
+
+    def get_operator_banner(self) -> OperatorBanner | None:
+        try:
+            response = self.client.get_item(
+                TableName=self.table_name, Key=self._key(FLAGS_PK, OPERATOR_BANNER_SK), ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as err:
+            raise HealthStoreError(str(err)) from err
+        item = response.get("Item")
+        if not item or self._expired(item):
+            return None
+        return _operator_banner_from_item(item)
+
+    def put_operator_banner(self, banner: OperatorBanner) -> OperatorBanner | None:
+        """Post ``banner`` in place of any earlier one; returns the one it replaced if that was still up.
+
+        The rules are checked again against this store's clock, so no caller can write a banner that
+        breaks them (BannerInputError, nothing written).
+        """
+        now = self.clock()
+        problems = banner.problems(now)
+        if problems:
+            raise BannerInputError(problems)
+        item = {
+            **self._key(FLAGS_PK, OPERATOR_BANNER_SK),
+            "message_en": {"S": banner.message_en},
+            "message_ja": {"S": banner.message_ja},
+            "reason": {"S": banner.reason},
+            "posted_at": _n(float(banner.posted_at)),
+            "posted_by": {"S": banner.posted_by},
+            # The TTL attribute is the banner's own end: DynamoDB removes it some time after, readers at once.
+            "expires_at": _n(float(banner.expires_at)),
+        }
+        try:
+            response = self.client.put_item(TableName=self.table_name, Item=item, ReturnValues="ALL_OLD")
+        except (ClientError, BotoCoreError) as err:
+            raise HealthStoreError(str(err)) from err
+        old = response.get("Attributes")
+        return _operator_banner_from_item(old) if old and not self._expired(old) else None
+
+    def clear_operator_banner(self) -> OperatorBanner | None:
+        """Take the operator's banner down; returns it if it was still up. The pinger's banner is not touched."""
+        try:
+            response = self.client.delete_item(
+                TableName=self.table_name, Key=self._key(FLAGS_PK, OPERATOR_BANNER_SK), ReturnValues="ALL_OLD"
+            )
+        except (ClientError, BotoCoreError) as err:
+            raise HealthStoreError(str(err)) from err
+        old = response.get("Attributes")
+        return _operator_banner_from_item(old) if old and not self._expired(old) else None
