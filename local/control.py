@@ -12,6 +12,9 @@
     GET    /_local/workers              execution environments;  DELETE /_local/workers/<name> kills one (SIGKILL)
     GET    /_local/circuits             the circuits partition of the state table, read past any fault
     DELETE /_local/circuits             close every circuit, clear failure counts and overrides (a fresh fleet)
+    POST   /_local/banner               {"message_en", "message_ja", "reason", "expires_in_s"|"expires_at", "posted_by"}
+                                        posts the operator banner (scripts/banner.py's rules; 400 names each problem)
+    GET    /_local/banner               the operator banner and what customers see;  DELETE takes it down
     GET    /_local/runbooks/<name>.md   docs/runbooks/, where the alarm relay's runbook links point locally
 
 Targets: the registry's service names (aliases too), "state_store" and "faq_store".
@@ -21,11 +24,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from local.alarms import STATES, AlarmNotFoundError, UnsupportedExpressionError
 from local.simulators.faults import FaultSpecError
+from mangaassist.health import BannerInputError, HealthStoreError, operator_banner
 from mangaassist.registry import service
 
 if TYPE_CHECKING:
@@ -33,11 +38,16 @@ if TYPE_CHECKING:
 
 RUNBOOKS = Path(__file__).resolve().parent.parent / "docs" / "runbooks"
 FAULT_FIELDS = {"target", "mode", "latency_ms", "rate", "expires_in_s", "seed"}
+BANNER_FIELDS = {"message_en", "message_ja", "reason", "expires_in_s", "expires_at", "posted_by"}
 PLATFORM_TARGETS = ("state_store", "faq_store")
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, Any]]:
     return status, {"error": {"code": code, "message": message}}
+
+
+def _described(banner: Any | None) -> dict[str, str] | None:
+    return None if banner is None else banner.as_dict()
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
@@ -207,6 +217,48 @@ class ControlApi:
         if method == "DELETE":
             return 200, {"reset": self.stack.reset_circuits()}
         return _error(405, "method_not_allowed", "GET or DELETE")
+
+    def _banner(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        if rest:
+            return _error(404, "not_found", "use /_local/banner")
+        store = self.stack.health_store()
+        now = time.time()
+        try:
+            if method == "GET":
+                result: dict[str, Any] = {"operator_banner": _described(store.get_operator_banner())}
+            elif method == "DELETE":
+                result = {"cleared": _described(store.clear_operator_banner())}
+            elif method == "POST":
+                spec = _json_object(body)
+                if spec is None:
+                    return _error(400, "bad_banner", "body must be a JSON object")
+                unknown = sorted(set(spec) - BANNER_FIELDS)
+                if unknown or ("expires_in_s" in spec) == ("expires_at" in spec):
+                    return _error(
+                        400, "bad_banner", f"give expires_in_s or expires_at (epoch s), not both; unknown: {unknown}"
+                    )
+                expires_at = spec.get("expires_at", spec.get("expires_in_s"))
+                if not isinstance(expires_at, int | float) or isinstance(expires_at, bool):
+                    return _error(400, "bad_banner", "expires_in_s and expires_at are numbers of seconds")
+                if "expires_in_s" in spec:
+                    expires_at += now
+                banner = operator_banner(
+                    message_en=spec.get("message_en"),
+                    message_ja=spec.get("message_ja"),
+                    reason=spec.get("reason"),
+                    expires_at=expires_at,
+                    now=now,
+                    posted_by=str(spec.get("posted_by") or "local"),
+                )
+                result = {"posted": banner.as_dict(), "replaced": _described(store.put_operator_banner(banner))}
+            else:
+                return _error(405, "method_not_allowed", "GET, POST or DELETE")
+            result["customers_see"] = store.load_banners().customers_see(time.time())
+        except BannerInputError as err:
+            return _error(400, "bad_banner", f"nothing was written: {err}")
+        except HealthStoreError as err:
+            return _error(502, "state_table_unavailable", str(err))
+        return 200, result
 
     def _runbooks(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
         if method != "GET" or len(rest) != 1 or not re.fullmatch(r"[a-z0-9-]+\.md", rest[0]):

@@ -422,6 +422,12 @@ class LocalStack:
 
     # ------------------------------------------------------------------ circuits, read past the fault proxy
 
+    def health_store(self):
+        """The state table's health and flags partitions, read and written past any state_store fault."""
+        from mangaassist.health import HealthStore
+
+        return HealthStore(self.refs["StateTable"], self._aws("dynamodb"))
+
     def circuits(self) -> dict[str, Any]:
         from mangaassist.breaker.dynamo_store import DynamoCircuitStore
 

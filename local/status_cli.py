@@ -71,7 +71,16 @@ def render(body: dict[str, Any], color: bool = False) -> str:
     banner = body.get("banner")
     lines.append(f"State store: {body.get('state_store', '?')}   Health pings: {body.get('health_pings', '?')}")
     if banner:
-        lines.append(f"Banner: {banner.get('message_en')}")
+        sources = " + ".join(banner.get("sources") or []) or "shown"
+        lines.append(f"Banner ({sources}), as customers see it:")
+        lines.append(f"  en: {banner.get('message_en')}")
+        lines.append(f"  ja: {banner.get('message_ja')}")
+        operator = banner.get("operator")
+        if operator:
+            lines.append(
+                f"  operator: {operator.get('reason')} (by {operator.get('posted_by') or '?'}, "
+                f"until {operator.get('expires_at')}; `python scripts/banner.py clear` takes it down)"
+            )
     return "\n".join(lines)
 
 

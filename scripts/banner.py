@@ -24,15 +24,14 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "layers" / "mangaassist"))
 
-from mangaassist.health import BannerInputError, Banners, HealthStore, HealthStoreError, operator_banner  # noqa: E402
+from mangaassist.health import BannerInputError, HealthStore, HealthStoreError, operator_banner  # noqa: E402
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -59,20 +58,8 @@ def instant(text: str) -> float:
     return parsed.timestamp()
 
 
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def describe(banner: Any | None) -> dict[str, Any] | None:
-    if banner is None:
-        return None
-    out = asdict(banner)
-    out["posted_at"], out["expires_at"] = iso(banner.posted_at), iso(banner.expires_at)
-    return out
-
-
-def customers_see(banners: Banners, now: float) -> dict[str, str | None]:
-    return {"en": banners.message("en", now), "ja": banners.message("ja", now), "sources": banners.sources(now)}
+    return None if banner is None else banner.as_dict()
 
 
 def dynamodb_client(region: str) -> Any:
@@ -124,7 +111,7 @@ def run(args: argparse.Namespace, store: HealthStore, clock: Callable[[], float]
         result = {"cleared": describe(store.clear_operator_banner())}
     else:
         result = {"operator_banner": describe(store.get_operator_banner())}
-    result["customers_see"] = customers_see(store.load_banners(), clock())
+    result["customers_see"] = store.load_banners().customers_see(clock())
     return result
 
 

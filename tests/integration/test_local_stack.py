@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from local.stack_process import StackProcess, alive
+from local.status_cli import render
 from local.template_resources import function_environment
 from mangaassist.client_limits import MAX_BODY_BYTES, RATE_RULES
 
@@ -199,6 +200,53 @@ def test_dead_worker_is_replaced(stack):
     assert all(a["intent"] == "order_tracking" for a in answers)
 
 
+BANNER = {
+    "message_en": "Order tracking is unavailable right now. Your order history page still lists every order.",
+    "message_ja": "現在、注文状況の確認ができません。注文履歴ページをご覧ください。",
+    "reason": "INC-5 order_service outage",
+    "posted_by": "oncall",
+}
+
+
+def test_operator_banner_through_the_control_api_in_chats_status_and_make_status(stack):
+    missing = stack.post("/_local/banner", json={**BANNER, "message_ja": "", "expires_in_s": 120})
+    assert missing.status_code == 400
+    assert "message_ja" in missing.json()["error"]["message"]
+    too_long = stack.post("/_local/banner", json={**BANNER, "expires_in_s": 8 * 86400})
+    assert too_long.status_code == 400
+    assert "more than 7 days" in too_long.json()["error"]["message"]
+    assert stack.get("/_local/banner").json()["operator_banner"] is None
+
+    posted = stack.post("/_local/banner", json={**BANNER, "expires_in_s": 300})
+    assert posted.status_code == 200, posted.text
+    assert posted.json()["customers_see"]["ja"] == BANNER["message_ja"]
+    japanese = {"message": "注文した本はいつ届きますか？"}
+    # Each environment reads the banners at most every BANNER_CACHE_S: wait until both show it, in both languages.
+    wait_for(
+        lambda: all(
+            chat(stack, CUSTOMER, body)[0].get("banner") == BANNER[key]
+            for body, key in ((ORDER_QUESTION, "message_en"), (japanese, "message_ja")) * 2
+        ),
+        timeout_s=20,
+    )
+    status = stack.get("/status").json()["banner"]
+    assert status["sources"] == ["operator"]
+    assert status["operator"]["reason"] == BANNER["reason"]
+    table = render(stack.get("/status").json())
+    assert f"  ja: {BANNER['message_ja']}" in table
+    assert "  operator: INC-5 order_service outage (by oncall, until " in table
+
+    assert stack.delete("/_local/banner").json()["cleared"]["reason"] == BANNER["reason"]
+    # Gone for every environment once its banner cache (BANNER_CACHE_S) has run out, /status included.
+    wait_for(
+        lambda: (
+            all("banner" not in chat(stack, CUSTOMER, ORDER_QUESTION)[0] for _ in range(2))
+            and stack.get("/status").json()["banner"] is None
+        ),
+        timeout_s=20,
+    )
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent: apt-get install -y chromium")
 def test_dashboard_renders_in_headless_chromium(stack):
     stack.post("/_local/faults", json={"target": "returns_service", "mode": "down"})
@@ -210,6 +258,8 @@ def test_dashboard_renders_in_headless_chromium(stack):
         ping = stack.post("/_local/ping")  # latency and error rate per service come from the health pings
         assert ping.status_code == 200, ping.text
         assert ping.json()["services"]["returns_service"]["ok"] is False
+        assert stack.post("/_local/banner", json={**BANNER, "expires_in_s": 300}).status_code == 200
+        wait_for(lambda: all(stack.get("/status").json()["banner"] for _ in range(2)), timeout_s=20)
         with tempfile.TemporaryDirectory() as profile:
             command = [
                 CHROMIUM,
@@ -230,7 +280,10 @@ def test_dashboard_renders_in_headless_chromium(stack):
     finally:
         stack.delete("/_local/faults")
         stack.delete("/_local/circuits")
+        stack.delete("/_local/banner")
     assert 'data-loaded="true"' in dom
+    assert f'<div lang="ja" data-banner-lang="ja">{BANNER["message_ja"]}</div>' in dom
+    assert "Operator banner by oncall: INC-5 order_service outage." in dom
     assert '<tr data-service="returns_service" data-status="down" data-circuit="OPEN">' in dom
     assert '<tr data-service="catalog" data-status="ok" data-circuit="CLOSED">' in dom
     assert 'data-capability="return_requests" data-state="unavailable"' in dom

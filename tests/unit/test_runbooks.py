@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 
 from local.template_resources import ROOT, resources_of_type
+from mangaassist.health import operator_banner
+from mangaassist.language import detect_language
 from mangaassist.ops.alarms import OPS_RUNBOOKS, alarm_catalog, all_runbooks
 from mangaassist.registry import PING_AVAILABILITY_METRIC, PLATFORM_RUNBOOKS, SERVICES, ServiceSpec
+from scripts import banner as banner_cli
 
 RUNBOOKS = ROOT / "docs" / "runbooks"
+NOW = 1_800_000_000.0
 FIELDS = ("Severity", "Detection alarm", "Impact", "Service")
 SECTIONS = ("## Immediate action", "## Recovery")
 
@@ -132,3 +137,45 @@ def test_docs_name_only_alarms_that_exist():
     for path in docs:
         for name in set(pattern.findall(Path(path).read_text(encoding="utf-8"))) - metrics:
             assert name in alarms, (path.name, name)
+
+
+# The seed's runbooks that tell on-call to post a banner on the chatbot ("If outage expected >15min: post banner
+# on chatbot"), by runbook name.
+SEED_BANNER_RUNBOOKS = ("order-service-unavailable",)
+
+
+def banner_commands(text: str) -> list[list[str]]:
+    """Each `scripts/banner.py ...` command in the text's code blocks, as argv after the script (lines joined)."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        for line in joined.splitlines():
+            if "scripts/banner.py" in line:
+                argv = shlex.split(line, comments=True)
+                script = next(i for i, arg in enumerate(argv) if arg.endswith("scripts/banner.py"))
+                commands.append(argv[script + 1 :])
+    return commands
+
+
+@pytest.mark.parametrize("name", SEED_BANNER_RUNBOOKS)
+def test_runbooks_that_post_a_banner_give_a_command_that_posts_a_valid_one(name):
+    text = read(name)
+    actions = text.split("## Immediate action")[1].split("## Recovery")[0]
+    recovery = text.split("## Recovery")[1]
+    posts = [argv for argv in banner_commands(actions) if "post" in argv]
+    assert posts, f"{name} says to post a banner but gives no scripts/banner.py post command"
+    for argv in posts:
+        args = banner_cli.parser().parse_args(argv)
+        expires_at = NOW + banner_cli.duration_s(args.expires_in)
+        operator_banner(
+            message_en=args.en, message_ja=args.ja, reason=args.reason, expires_at=expires_at, now=NOW
+        )  # raises on a text the CLI would refuse
+        assert detect_language(args.ja) == "ja"
+        assert detect_language(args.en) == "en"
+    clears = [argv for argv in banner_commands(recovery) if argv[-1] == "clear"]
+    assert clears, f"{name}: say how the banner comes down"
+
+
+def test_the_runbook_index_shows_the_banner_commands():
+    commands = banner_commands(read("README"))
+    assert {argv[argv.index("--region") + 2] for argv in commands} == {"post", "show", "clear"}

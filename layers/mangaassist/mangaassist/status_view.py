@@ -34,16 +34,7 @@ def _banner_body(banners: Banners | None, now: float) -> dict[str, Any] | None:
         "message_en": banners.message("en", now),
         "message_ja": banners.message("ja", now),
         "sources": sources,
-        "operator": None
-        if operator is None
-        else {
-            "message_en": operator.message_en,
-            "message_ja": operator.message_ja,
-            "reason": operator.reason,
-            "posted_by": operator.posted_by,
-            "posted_at": _iso(operator.posted_at),
-            "expires_at": _iso(operator.expires_at),
-        },
+        "operator": None if operator is None else operator.as_dict(),
     }
 
 

@@ -9,6 +9,7 @@ and clears only its own, can never take the operator's down. The customer reads 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 OPERATOR_BANNER_SK = "operator_banner"
@@ -21,6 +22,10 @@ LLM_DOWN_SUFFIX = {
     "en": "AI-written answers are also temporarily unavailable.",
     "ja": "また、AIによる回答は一時的にご利用いただけません。",
 }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class BannerInputError(ValueError):
@@ -60,6 +65,17 @@ class OperatorBanner:
         elif self.expires_at > now + MAX_LIFETIME_S:
             found.append("expires_at: more than 7 days ahead; post a new banner when it runs out instead")
         return found
+
+    def as_dict(self) -> dict[str, str]:
+        """For people and JSON: times as ISO 8601 UTC."""
+        return {
+            "message_en": self.message_en,
+            "message_ja": self.message_ja,
+            "reason": self.reason,
+            "posted_by": self.posted_by,
+            "posted_at": _iso(self.posted_at),
+            "expires_at": _iso(self.expires_at),
+        }
 
     def is_live(self, now: float) -> bool:
         return self.expires_at > now
@@ -111,9 +127,12 @@ class Banners:
         return self.automatic is not None and bool(getattr(self.automatic, "active", False))
 
     def sources(self, now: float) -> list[str]:
-        return [
-            name for name, up in (("operator", self.live_operator(now)), ("automatic", self.automatic_active())) if up
-        ]
+        """Whose banners a customer sees now, the operator's first (its text leads the message)."""
+        shown = [("operator", self.live_operator(now) is not None), ("automatic", self.automatic_active())]
+        return [name for name, up in shown if up]
+
+    def customers_see(self, now: float) -> dict[str, Any]:
+        return {"en": self.message("en", now), "ja": self.message("ja", now), "sources": self.sources(now)}
 
     def message(self, lang: str, now: float) -> str | None:
         """The one banner text a customer writing in ``lang`` sees, or None."""
