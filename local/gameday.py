@@ -59,8 +59,9 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def render(rows: list[Row], time_scale: float) -> str:
+    width = max([31, *(len(row.scenario) + 1 for row in rows)])
     header = (
-        f"{'scenario':<31}{'requests':>9}{'raw err':>8}{'degraded':>9}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'scenario':<{width}}{'requests':>9}{'raw err':>8}{'degraded':>9}{'p50 ms':>8}{'p99 ms':>8}"
         f"{'reached':>8}{'open s':>8}{'close s':>8}  result"
     )
     lines = [
@@ -71,7 +72,7 @@ def render(rows: list[Row], time_scale: float) -> str:
     for row in rows:
         share = row.degraded_share
         lines.append(
-            f"{row.scenario:<31}{len(row.replies):>9}{row.raw_errors:>8}"
+            f"{row.scenario:<{width}}{len(row.replies):>9}{row.raw_errors:>8}"
             f"{_fmt(None if share is None else share * 100, '.0f') + '%' if share is not None else '-':>9}"
             f"{_fmt(row.percentile_ms(50), '.0f'):>8}{_fmt(row.percentile_ms(99), '.0f'):>8}"
             f"{_fmt(row.reached, 'd'):>8}{_fmt(row.open_s, '.1f'):>8}{_fmt(row.close_s, '.1f'):>8}  "

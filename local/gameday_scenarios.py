@@ -695,6 +695,112 @@ def flood_guest_chat(drill: Drill, row: Row) -> None:
     drill.fresh_fleet()
 
 
+# ---------------------------------------------------------------------------------------------- 9
+
+# The operator banner's life in the scenario, in real seconds (LOCAL_TIME_SCALE does not touch an expiry on-call
+# chose): long enough for every environment's banner cache to pick it up and for a few pings to pass it by.
+OPERATOR_BANNER_S = 16.0
+PINGER_EVERY_S = 2.0
+OPERATOR_BANNER = {
+    "message_en": "Order tracking is unavailable right now. Your order history page still lists every order.",
+    "message_ja": "現在、注文状況の確認ができません。注文履歴ページではすべてのご注文をご確認いただけます。",
+    "reason": "game day: order_service blocked",
+    "posted_by": "gameday",
+}
+
+
+def operator_banner_during_order_outage(drill: Drill, row: Row) -> None:
+    """The seed's Order Service runbook step "if outage expected >15min: post banner on chatbot": order_service
+    blocked, on-call posts the banner (control API, as scripts/banner.py does in AWS); every environment's
+    answers carry it in the customer's language beside the degraded order answer; the health pinger keeps
+    running and never takes it down; it expires by itself and is gone from every answer and from /status."""
+    drill.fresh_fleet()
+    drill.local("DELETE", "banner")
+    messages = {"ja": event_message("chat_order_tracking"), "en": event_message("chat_order_tracking_guest")}
+    traffic = [(messages[lang], customer) for customer in customers(2) for lang in ("ja", "en")]
+    blocked_at = time.time()
+    drill.fault("order_service", BLOCK_MODE)
+    pings = [drill.local("POST", "ping") for _ in range(ORDER.ping_failures_to_open)]
+    circuit = drill.circuits().get("order_service", {})
+    if not row.expect("the pings open the order_service circuit", circuit.get("state") == "OPEN", str(circuit)):
+        return
+    row.open_s = circuit["opened_at"] - blocked_at
+
+    stop = threading.Event()
+
+    def pinger() -> None:
+        while not stop.wait(PINGER_EVERY_S):
+            pings.append(drill.local("POST", "ping"))
+
+    running = threading.Thread(target=pinger, daemon=True)
+    running.start()
+    try:
+        posted = drill.local("POST", "banner", {**OPERATOR_BANNER, "expires_in_s": OPERATOR_BANNER_S})
+        posted_at = time.time()
+        row.expect(
+            "the control API says what customers will see",
+            posted["customers_see"]["ja"] == OPERATOR_BANNER["message_ja"],
+            str(posted["customers_see"]),
+        )
+        time.sleep(CHAT_BANNER_CACHE_S)  # each environment reads the banners at most this often
+        shown = drill.load(traffic, count=len(traffic) * drill.workers)
+        pings_before = len(pings)
+        drill.wait_until(lambda: time.time() > posted_at + OPERATOR_BANNER_S - 3, timeout_s=OPERATOR_BANNER_S)
+        still = drill.load(traffic, count=len(traffic))
+        row.replies += shown + still
+        status = drill.session().get(f"{drill.stack.url}/status", timeout=30).json().get("banner") or {}
+
+        def wrong(replies: list[Reply]) -> list[str]:
+            out = []
+            for r in replies:
+                body = r.body or {}
+                lang = body.get("language")
+                expected = OPERATOR_BANNER["message_ja" if lang == "ja" else "message_en"]
+                if body.get("banner") != expected or body.get("degraded_reason") != ORDER.unavailable_reason:
+                    out.append(f"{r.worker} {lang}: {body.get('banner')!r} {body.get('degraded_reason')}")
+            return out
+
+        row.expect(
+            f"within {CHAT_BANNER_CACHE_S:g} s every environment shows it in the customer's language, beside the "
+            "degraded order answer",
+            not wrong(shown) and {r.body.get("language") for r in shown if r.body} == {"ja", "en"},
+            str(wrong(shown)[:4]),
+        )
+        row.expect("no order data fabricated", not [r for r in shown + still if r.body and r.body.get("orders")])
+        row.expect(
+            "the pinger keeps running and leaves it up",
+            len(pings) > pings_before and not wrong(still),
+            f"{len(pings) - pings_before} pings meanwhile; {wrong(still)[:4]}",
+        )
+        row.expect(
+            "/status shows it as the operator's, with its reason",
+            status.get("sources") == ["operator"]
+            and (status.get("operator") or {}).get("reason") == OPERATOR_BANNER["reason"],
+            str(status),
+        )
+
+        drill.wait_until(lambda: time.time() > posted_at + OPERATOR_BANNER_S, timeout_s=OPERATOR_BANNER_S + 5)
+        gone = drill.load(traffic, count=len(traffic) * drill.workers)
+        row.replies += gone
+        lingering = [f"{r.worker}: {r.body.get('banner')!r}" for r in gone if r.body and "banner" in r.body]
+        row.expect("once expired it is gone from every answer, with no cache delay", not lingering, str(lingering[:4]))
+        still_degraded = [r for r in gone if r.body and r.body.get("degraded_reason") == ORDER.unavailable_reason]
+        row.expect("order answers stay degraded: the outage outlived the banner", len(still_degraded) == len(gone))
+        after = drill.session().get(f"{drill.stack.url}/status", timeout=30).json().get("banner")
+        row.expect("and gone from /status", after is None, str(after))
+    finally:
+        stop.set()
+        running.join()
+    row.reached = drill.calls("order_service")
+    answered = [p for p in pings if p["services"]["order_service"]["ok"]]
+    row.expect("every ping found order_service blocked", not answered, f"{len(answered)} answered")
+    row.notes.append(
+        f"banner up {OPERATOR_BANNER_S:g} s; {len(pings)} health pings during the scenario, every "
+        f"{PINGER_EVERY_S:g} s once it was posted; {len(shown)} answers with it, {len(gone)} after its expiry"
+    )
+    drill.fresh_fleet()
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("1 block order_service", block_order_service, UNDER_LOAD),
     Scenario("2 order_service slow 3 s", slow_order_service),
@@ -704,4 +810,5 @@ SCENARIOS: list[Scenario] = [
     Scenario("6 kill a worker mid-load", kill_a_worker),
     Scenario("7 heal everything", heal_everything),
     Scenario("8 one client floods /chat/guest", flood_guest_chat),
+    Scenario("9 operator banner during an order_service outage", operator_banner_during_order_outage),
 ]
