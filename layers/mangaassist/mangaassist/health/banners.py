@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # store.py imports this module for its items
+    from mangaassist.health.store import Banner
 
 OPERATOR_BANNER_SK = "operator_banner"
 MAX_TEXT_CHARS = 300  # the chat shows it above every answer; longer belongs on the store's status page
@@ -116,7 +119,7 @@ def operator_banner(
 class Banners:
     """Both banner items as read together (one Query of the "flags" partition); either may be absent."""
 
-    automatic: Any | None = None  # store.Banner, the pinger's; shown while ``active``
+    automatic: Banner | None = None  # the pinger's; shown while ``active``
     operator: OperatorBanner | None = None
 
     def live_operator(self, now: float) -> OperatorBanner | None:
