@@ -9,7 +9,9 @@ from dataclasses import replace
 
 from mangaassist.downstream.models import PingResult
 from mangaassist.health.banners import BannerInputError, Banners, OperatorBanner
-from mangaassist.health.store import BANNER_TTL_S, HEALTH_TTL_S, Banner, ServiceHealth, merge_ping
+from mangaassist.health.models import Banner, ServiceHealth
+from mangaassist.health.status_rules import merge_ping
+from mangaassist.health.store import BANNER_TTL_S, HEALTH_TTL_S
 from mangaassist.registry import REGISTRY, ServiceSpec
 
 

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from mangaassist.health.factory import pinger_from_env
+from mangaassist.health.items import HEALTH_PK
 from mangaassist.health.pinger import BANNER_AFTER_S
 from mangaassist.health.status import ServiceStatus
-from mangaassist.health.store import HEALTH_PK, HEALTH_TTL_S
+from mangaassist.health.store import HEALTH_TTL_S
 from mangaassist.registry import (
     CIRCUIT_OPEN_METRIC,
     METRIC_NAMESPACE,

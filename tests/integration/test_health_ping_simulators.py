@@ -16,8 +16,8 @@ import pytest
 
 from local.simulators.fleet import SimulatorFleet
 from mangaassist.health.factory import pinger_from_env
+from mangaassist.health.items import HEALTH_PK
 from mangaassist.health.status import ServiceStatus
-from mangaassist.health.store import HEALTH_PK
 from mangaassist.registry import REGISTRY, SERVICE_NAMES, STATE_CIRCUITS_PK
 from tests.conftest import dynamodb_client
 

@@ -7,16 +7,11 @@ import threading
 import pytest
 
 from mangaassist.breaker import FailureKind
+from mangaassist.health import Banner, HealthStore, PingResult
+from mangaassist.health.items import HEALTH_PK
 from mangaassist.health.status import ServiceStatus
-from mangaassist.health.store import (
-    BANNER_TTL_S,
-    HEALTH_PK,
-    HEALTH_TTL_S,
-    HISTORY_LENGTH,
-    Banner,
-    HealthStore,
-    PingResult,
-)
+from mangaassist.health.status_rules import HISTORY_LENGTH
+from mangaassist.health.store import BANNER_TTL_S, HEALTH_TTL_S
 from tests.conftest import dynamodb_client
 
 pytestmark = pytest.mark.integration

@@ -16,6 +16,7 @@ from mangaassist.breaker import (
     FailureKind,
     Override,
 )
+from mangaassist.health import HealthStoreError, PingResult, ServiceHealth
 from mangaassist.health.pinger import (
     BANNER_AFTER_S,
     BANNER_SERVICE,
@@ -24,11 +25,6 @@ from mangaassist.health.pinger import (
     outage_since,
 )
 from mangaassist.health.status import ServiceStatus
-from mangaassist.health.store import (
-    HealthStoreError,
-    PingResult,
-    ServiceHealth,
-)
 from mangaassist.health.telemetry import PingTelemetry
 from mangaassist.registry import REGISTRY, SERVICE_NAMES
 from tests.fakes import InMemoryCircuitStore, InMemoryHealthStore, RecordingTelemetry

@@ -5,14 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mangaassist.breaker import FailureKind
+from mangaassist.health import PingResult
 from mangaassist.health.status import ServiceStatus
-from mangaassist.health.store import (
-    HISTORY_LENGTH,
-    PingResult,
-    health_status,
-    merge_ping,
-    typical_latency_ms,
-)
+from mangaassist.health.status_rules import HISTORY_LENGTH, health_status, merge_ping, typical_latency_ms
 from mangaassist.registry import REGISTRY
 
 CATALOG = REGISTRY["catalog"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from mangaassist.breaker import FailureKind
-from mangaassist.health.store import PingResult
+from mangaassist.health import PingResult
 from mangaassist.health.telemetry import PingTelemetry
 from mangaassist.registry import (
     CIRCUIT_OPEN_METRIC,

@@ -2,14 +2,10 @@
 
 from mangaassist.downstream.models import PingResult
 from mangaassist.health.banners import BannerInputError, Banners, OperatorBanner, operator_banner
+from mangaassist.health.models import Banner, HealthStoreError, ServiceHealth
 from mangaassist.health.status import ServiceStatus
-from mangaassist.health.store import (
-    Banner,
-    HealthStore,
-    HealthStoreError,
-    ServiceHealth,
-    health_status,
-)
+from mangaassist.health.status_rules import health_status
+from mangaassist.health.store import HealthStore
 
 __all__ = [
     "Banner",

@@ -1,7 +1,7 @@
 """The operator's banner, its input rules, and the one message a customer sees beside the pinger's banner.
 
 Two banners can be up at once: the health pinger's automatic one (Bedrock down for more than five minutes,
-``store.Banner``) and one that on-call posts (an order_service outage expected to last, a sale that breaks
+``models.Banner``) and one that on-call posts (an order_service outage expected to last, a sale that breaks
 something, ...). They live in two items of the state table's "flags" partition, so the pinger, which sets
 and clears only its own, can never take the operator's down. The customer reads one short message.
 """
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # store.py imports this module for its items
-    from mangaassist.health.store import Banner
+from mangaassist.health.models import Banner
 
 OPERATOR_BANNER_SK = "operator_banner"
 MAX_TEXT_CHARS = 300  # the chat shows it above every answer; longer belongs on the store's status page

@@ -34,7 +34,8 @@ from mangaassist.breaker import (
 )
 from mangaassist.breaker.failure import dependency_error
 from mangaassist.downstream.models import PingResult
-from mangaassist.health.store import Banner, HealthStorage, HealthStoreError, ServiceHealth
+from mangaassist.health.models import Banner, HealthStoreError, ServiceHealth
+from mangaassist.health.store import HealthStorage
 from mangaassist.health.telemetry import PingTelemetry
 from mangaassist.registry import REGISTRY, ServiceSpec
 

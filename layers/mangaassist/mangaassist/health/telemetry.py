@@ -8,7 +8,7 @@ zero PingAvailability fires even when no chat traffic reaches the service.
 
 from __future__ import annotations
 
-from mangaassist.health.store import PingResult
+from mangaassist.downstream.models import PingResult
 from mangaassist.registry import (
     CIRCUIT_OPEN_METRIC,
     METRIC_NAMESPACE,
