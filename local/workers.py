@@ -27,10 +27,14 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType, ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mangaassist.registry import ServiceSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER_DIR = ROOT / "layers" / "mangaassist"
@@ -97,25 +101,29 @@ def die_with_parent() -> None:
         os._exit(0)
 
 
-def scale_waiting_periods(scale: float) -> None:
-    """Divide the breakers' open periods by ``scale`` in this process (LOCAL_TIME_SCALE, game days only).
+def with_waiting_periods_scaled(registry: Mapping[str, ServiceSpec], scale: float) -> Mapping[str, ServiceSpec]:
+    """A read-only copy of ``registry`` whose breakers wait ``scale`` times less (LOCAL_TIME_SCALE, game days).
 
     Thresholds, windows, timeouts and probe leases stay the registry's: what opens a circuit and how a
-    probe is guarded is unchanged; only the waiting before the next probe is compressed. Every process
-    of the stack applies the same scale, so the whole fleet agrees on when a circuit is due.
+    probe is guarded is unchanged; only the waiting before the next probe is compressed. Every worker
+    of the stack wires the same scaled copy, so the whole fleet agrees on when a circuit is due.
     """
-    from mangaassist import registry
-
-    for name, spec in list(registry.REGISTRY.items()):
-        breaker = replace(
-            spec.breaker,
-            open_seconds=spec.breaker.open_seconds / scale,
-            max_open_seconds=spec.breaker.max_open_seconds / scale,
+    scaled = {
+        name: replace(
+            spec,
+            breaker=replace(
+                spec.breaker,
+                open_seconds=spec.breaker.open_seconds / scale,
+                max_open_seconds=spec.breaker.max_open_seconds / scale,
+            ),
         )
-        registry.REGISTRY[name] = replace(spec, breaker=breaker)
+        for name, spec in registry.items()
+    }
+    return MappingProxyType(scaled)
 
 
-def load_handler(code_uri: str, handler: str) -> Callable[[Any, Any], Any]:
+def load_handler(code_uri: str, handler: str) -> tuple[ModuleType, Callable[[Any, Any], Any]]:
+    """The handler's module (its ``bootstrap`` is the wiring seam) and the handler function."""
     module_name, function_name = handler.rsplit(".", 1)
     code_dir = ROOT / code_uri
     sys.path[:0] = [str(code_dir), str(LAYER_DIR)]
@@ -123,17 +131,23 @@ def load_handler(code_uri: str, handler: str) -> Callable[[Any, Any], Any]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
-    return getattr(module, function_name)
+    return module, getattr(module, function_name)
 
 
-def prepare_environment(logical_id: str, scale: float) -> None:
-    """Local-only settings applied after the handler is imported, before the first event."""
-    if scale != 1 and logical_id == "HealthPingFunction":
+def prepare_environment(logical_id: str, module: ModuleType, scale: float) -> None:
+    """Game days only: wire the function with the scaled registry before its first event."""
+    if scale == 1:
+        return
+    from mangaassist.registry import REGISTRY
+
+    registry = with_waiting_periods_scaled(REGISTRY, scale)
+    if logical_id == "HealthPingFunction":
         # The maintenance banner waits the design's 5 minutes of LLM outage; game days compress it too.
         from mangaassist.health.pinger import BANNER_AFTER_S
 
-        pinger = sys.modules["app"].pinger()
-        pinger.banner_after_s = BANNER_AFTER_S / scale
+        module.bootstrap(registry=registry, banner_after_s=BANNER_AFTER_S / scale)
+    elif logical_id == "ChatFunction":
+        module.bootstrap(registry=registry)
 
 
 def child_main(logical_id: str) -> int:
@@ -145,10 +159,8 @@ def child_main(logical_id: str) -> int:
     scale = float(os.getenv(TIME_SCALE_ENV, "1") or 1)
     started = time.perf_counter()
     sys.path.insert(0, str(LAYER_DIR))
-    if scale != 1:
-        scale_waiting_periods(scale)
-    handler = load_handler(props["CodeUri"], props["Handler"])
-    prepare_environment(logical_id, scale)
+    module, handler = load_handler(props["CodeUri"], props["Handler"])
+    prepare_environment(logical_id, module, scale)
     send_frame(sock, {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1)})
     function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
     timeout_s = float(props.get("Timeout", 3))

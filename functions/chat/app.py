@@ -15,6 +15,13 @@ runtime = ChatRuntime()
 app = create_app(lambda: runtime)
 
 
+def bootstrap(**wiring: Any) -> ChatRuntime:
+    """A runtime wired otherwise, before the first event: the local stack's game days pass a scaled registry."""
+    global runtime
+    runtime = ChatRuntime(**wiring)
+    return runtime
+
+
 # Metrics are single EMF documents (breaker, chat telemetry, the SLI), so nothing needs flushing at the end.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @capture_lambda_handler

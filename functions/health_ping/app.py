@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from mangaassist.health.factory import pinger_from_env
 from mangaassist.health.pinger import HealthPinger
 from mangaassist.observability import capture_lambda_handler, logger
 
+_pinger: HealthPinger | None = None
 
-@functools.cache
+
+def bootstrap(**wiring: Any) -> HealthPinger:
+    """This environment's pinger, kept for its life (clients, HTTP pool, circuit snapshot). Lambda builds it
+    on the first event; the local stack's game days build it first with a scaled registry and banner wait."""
+    global _pinger
+    _pinger = pinger_from_env(**wiring)
+    return _pinger
+
+
 def pinger() -> HealthPinger:
-    # Built on first use and kept for the environment's life: clients, HTTP pool and circuit snapshot.
-    return pinger_from_env()
+    return _pinger or bootstrap()
 
 
 def _trigger(event: Any) -> str:

@@ -6,8 +6,10 @@ runbook links, tests) reads this module. The numbers come from the design (Q17, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from types import MappingProxyType
 
 METRIC_NAMESPACE = "MangaAssist/ServiceHealth"
 STATE_CIRCUITS_PK = "circuits"
@@ -221,7 +223,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
 )
 
-REGISTRY: dict[str, ServiceSpec] = {spec.name: spec for spec in SERVICES}
+# Read-only: a process that needs other numbers (the game days' shorter open periods) builds its own copy and
+# passes it to the wiring, so no import order or worker can change what every other reader sees.
+REGISTRY: Mapping[str, ServiceSpec] = MappingProxyType({spec.name: spec for spec in SERVICES})
 SERVICE_NAMES: tuple[str, ...] = tuple(REGISTRY)
 
 # Parts of the platform that are not downstream services but still fail and have runbooks.

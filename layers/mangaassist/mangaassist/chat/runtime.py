@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from mangaassist.registry import REGISTRY, ServiceSpec
 
 if TYPE_CHECKING:
     from mangaassist.chat.banner import BannerBoard
@@ -24,6 +27,9 @@ READINESS_KEY = {"pk": {"S": "flags"}, "sk": {"S": "banner"}}  # any key: a GetI
 
 class ChatRuntime:
     """Everything one execution environment shares between requests."""
+
+    def __init__(self, registry: Mapping[str, ServiceSpec] = REGISTRY):
+        self.registry = registry
 
     @functools.cached_property
     def table_name(self) -> str:
@@ -39,7 +45,7 @@ class ChatRuntime:
     def breakers(self):
         from mangaassist.breaker_factory import breakers_from_env
 
-        return breakers_from_env(hot_path=True)
+        return breakers_from_env(hot_path=True, registry=self.registry)
 
     @functools.cached_property
     def downstream(self):
@@ -57,7 +63,7 @@ class ChatRuntime:
     def health_store(self):
         from mangaassist.health import HealthStore
 
-        return HealthStore(self.table_name, self.dynamodb)
+        return HealthStore(self.table_name, self.dynamodb, registry=self.registry)
 
     @functools.cached_property
     def banner_board(self) -> BannerBoard:

@@ -16,7 +16,7 @@ from mangaassist.breaker import CircuitBreakers
 from mangaassist.breaker.dynamo_store import DynamoCircuitStore
 from mangaassist.downstream.bedrock import BedrockLlm
 from mangaassist.downstream.http_services import HttpDownstream, pooled_session
-from mangaassist.health.pinger import HealthPinger, Prober
+from mangaassist.health.pinger import BANNER_AFTER_S, HealthPinger, Prober
 from mangaassist.health.store import HealthStore
 from mangaassist.registry import REGISTRY, ServiceSpec
 
@@ -38,16 +38,23 @@ def probers_for(
     return probers
 
 
-def pinger_from_env(clock: Callable[[], float] = time.time) -> HealthPinger:
+def pinger_from_env(
+    clock: Callable[[], float] = time.time,
+    registry: Mapping[str, ServiceSpec] = REGISTRY,
+    banner_after_s: float = BANNER_AFTER_S,
+) -> HealthPinger:
     """``clock`` is the one time source of the run, the breaker and the store: tests and game days pass
-    an accelerated one to see five minutes of outage in seconds."""
+    an accelerated one to see five minutes of outage in seconds. Game days also pass a registry with
+    shorter open periods and a shorter wait before the banner."""
     table = os.environ["STATE_TABLE"]
     # The pinger is background work: the patient client with retries, not the chat's 0.5 s one.
     dynamodb = client("dynamodb", hot_path=False)
-    breakers = CircuitBreakers(DynamoCircuitStore(table, dynamodb), clock=clock, cache_ttl_s=0)
+    breakers = CircuitBreakers(DynamoCircuitStore(table, dynamodb), registry=registry, clock=clock, cache_ttl_s=0)
     return HealthPinger(
-        store=HealthStore(table, dynamodb, clock=clock),
+        store=HealthStore(table, dynamodb, registry=registry, clock=clock),
         breakers=breakers,
-        probers=probers_for(breakers),
+        probers=probers_for(breakers, registry),
+        registry=registry,
         clock=clock,
+        banner_after_s=banner_after_s,
     )
