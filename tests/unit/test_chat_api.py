@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mangaassist.chat.api_models import ChatResponse, HealthResponse, StatusResponse
-from mangaassist.chat.app_factory import CHAT_PATHS, GUEST_CHAT_PATH
+from mangaassist.chat.resolver import CHAT_PATHS, GUEST_CHAT_PATH
 from mangaassist.health import Banners
 from tests.unit.chat_fakes import ORDER_IDS, FakeBanner, FakeRuntime, LambdaContext
 

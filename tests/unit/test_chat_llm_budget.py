@@ -10,8 +10,8 @@ import pytest
 
 from mangaassist.breaker import CircuitState
 from mangaassist.chat.api_models import ChatResponse
-from mangaassist.chat.app_factory import GUEST_CHAT_PATH
 from mangaassist.chat.client_budget import ClientBudget
+from mangaassist.chat.resolver import GUEST_CHAT_PATH
 from mangaassist.client_limits import LLM_BUDGET
 from tests.fakes import InMemoryBudgetStore
 from tests.unit.chat_fakes import EN_REPLY, JA_REPLY, SHIPPING, FakeRuntime

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from mangaassist.chat.app_factory import CHAT_PATHS, GUEST_CHAT_PATH
+from mangaassist.chat.resolver import CHAT_PATHS, GUEST_CHAT_PATH
 from mangaassist.ops import slo
 from mangaassist.registry import METRIC_NAMESPACE
 from tests.unit.chat_fakes import FakeRuntime, LambdaContext
@@ -149,3 +149,17 @@ def test_every_request_gets_its_own_document(handler, monkeypatch, capsys):
         run(handler, on_route(event("chat_faq"), path))
     docs = sli_documents(capsys.readouterr().out)
     assert [(d[slo.CHAT_REQUESTS_METRIC], d[slo.CHAT_FAILURES_METRIC]) for d in docs] == [OK] * 4
+
+
+def test_a_failed_request_leaves_nothing_behind_for_the_next_one(handler, monkeypatch, capsys):
+    class Broken:
+        def answer(self, request, context):
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(handler, "runtime", Broken())
+    run(handler, on_route(event(SIGNED_IN_EVENT), CHAT_PATHS[0]))
+    # Rejected before any route runs, so nothing in this request says whether it failed: only a fresh state does.
+    rejected = handler.lambda_handler(chat_event(json.dumps({"message": ""}), path=CHAT_PATHS[0]), LambdaContext())
+    assert rejected["statusCode"] == 422
+    docs = sli_documents(capsys.readouterr().out)
+    assert [(d[slo.CHAT_REQUESTS_METRIC], d[slo.CHAT_FAILURES_METRIC]) for d in docs] == [FAILED, OK]

@@ -16,11 +16,11 @@ import pytest
 
 from mangaassist.breaker import CircuitBreakers
 from mangaassist.chat.api_models import ChatResponse
-from mangaassist.chat.app_factory import answer_body
 from mangaassist.chat.client_budget import ClientBudget
 from mangaassist.chat.intents import Intent
 from mangaassist.chat.orchestrator import ChatInput, Orchestrator
 from mangaassist.chat.replies import ORDER_STATUS, Links
+from mangaassist.chat.routes import answer_body
 from mangaassist.client_limits import LlmBudget
 from mangaassist.health import Banners
 from mangaassist.language import detect_language

@@ -11,8 +11,8 @@ import pytest
 from local.template_resources import ROOT, TEMPLATE, resource, resources_of_type, template
 from mangaassist.alerting.settings import RelaySettings
 from mangaassist.alerting.transitions import ALARMS_PK
-from mangaassist.chat.app_factory import CHAT_PATHS, GUEST_CHAT_PATH, ROUTES
 from mangaassist.chat.client_budget_store import LLM_BUDGET_PK_PREFIX
+from mangaassist.chat.resolver import CHAT_PATHS, GUEST_CHAT_PATH, ROUTES
 from mangaassist.health.items import FLAGS_PK, HEALTH_PK
 from mangaassist.ops import slo
 from mangaassist.ops.alarms import alarm_catalog

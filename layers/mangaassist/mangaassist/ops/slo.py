@@ -27,7 +27,7 @@ CHAT_SERVICE = "chat"  # the chat function's POWERTOOLS_SERVICE_NAME, hence its 
 CHAT_REQUESTS_METRIC = "ChatRequests"
 CHAT_FAILURES_METRIC = "ChatFailures"
 # The API Gateway methods whose 5XXError joins the SLI: the chat's routes for signed-in customers and for
-# guests (mangaassist.chat.app_factory.CHAT_PATHS, template.yaml's ChatFunction events; a test keeps them equal).
+# guests (mangaassist.chat.resolver.CHAT_PATHS, template.yaml's ChatFunction events; a test keeps them equal).
 CHAT_ROUTES: tuple[tuple[str, str], ...] = (("POST", "/chat"), ("POST", "/chat/guest"))
 
 # Below this many requests in a window a single failure is anecdote, not a burn rate; the window then
