@@ -92,6 +92,11 @@ fuzz: $(VENV)/.installed ## schemathesis from openapi.json against a fresh local
 bench-breaker: $(VENV)/.installed ## fleet of 8 processes: this breaker vs Powertools' vs pybreaker
 	$(PY) -m bench.breaker_fleet
 
+# Virtual time: the 10,000-environment runs take minutes of CPU, not the hours they simulate.
+.PHONY: bench-fleet-sim
+bench-fleet-sim: $(VENV)/.installed ## the real breaker on a virtual clock at 10 to 10,000 environments vs per-environment counting
+	$(PY) -m bench.fleet_sim
+
 .PHONY: size
 size: build ## each function's deployed size (its code plus its layers, unzipped and zipped)
 	PYTHONPATH=layers/mangaassist $(PY) -m scripts.size_report --json bench/results/size.json

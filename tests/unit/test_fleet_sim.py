@@ -1,0 +1,118 @@
+"""The fleet simulator: its DynamoDB model keeps DynamoDB's limits, a run is reproducible, and the simulated
+fleet meets the real 8- and 16-process runs of `make bench-breaker`."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from botocore.exceptions import ClientError
+
+from bench.fleet_sim import scenarios, validate
+from bench.fleet_sim.dynamo_model import DynamoCapacityStore, Latency, StateTable, StoreFault
+from bench.fleet_sim.engine import Simulation
+from bench.fleet_sim.fleet import FLEET, PER_ENV, DependencyFault, Fleet
+from mangaassist.breaker.store import StateStoreError
+
+FAST = Latency(median_s=0.001, sigma=0.0, tail_p=0.0)
+
+
+def _in_one_second(sim: Simulation, count: int, request) -> list[BaseException | None]:
+    """``count`` requests from as many environments, all arriving inside the same virtual second."""
+    errors: list[BaseException | None] = []
+
+    def env():
+        try:
+            request()
+            errors.append(None)
+        except StateStoreError as err:
+            errors.append(err)
+
+    for i in range(count):
+        sim.spawn(0.1 + i * 0.5 / count, env)
+    sim.run(2.0)
+    return errors
+
+
+def test_one_item_takes_a_thousand_writes_a_second_then_throttles_as_the_real_store_surfaces_it():
+    sim = Simulation()
+    table = StateTable(sim, random.Random(1), latency=FAST)
+    store = DynamoCapacityStore(table)
+    store._known.add("order_service")  # item creation is the adapter's first-write cost, not what is measured
+    errors = _in_one_second(sim, 1200, lambda: store.add_failure("order_service", 0, [], sim.now))
+    throttled = [e for e in errors if e is not None]
+    assert len(throttled) == 200
+    assert table.ledger.peak_pct("write") == 100.0
+    cause = throttled[0].__cause__
+    assert isinstance(cause, ClientError)
+    assert cause.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    # Every landed ADD is in the item: throttling lost nothing it had accepted.
+    assert sum(table.current("order_service").failure_buckets.values()) == 1000
+
+
+@pytest.mark.parametrize(("consistent", "reads_before_throttling"), [(True, 3000), (False, 6000)])
+def test_a_query_of_every_circuit_costs_one_rcu_strongly_consistent_and_half_eventually(
+    consistent, reads_before_throttling
+):
+    sim = Simulation()
+    table = StateTable(sim, random.Random(1), latency=FAST)
+    store = DynamoCapacityStore(table, consistent_read=consistent)
+    errors = _in_one_second(sim, reads_before_throttling + 10, store.load_all)
+    assert sum(e is not None for e in errors) == 10
+
+
+def test_a_throttled_window_cuts_capacity_and_a_down_store_times_out_on_connect():
+    sim = Simulation()
+    faults = (StoreFault("throttled", 0.0, 1.5, capacity_factor=0.01), StoreFault("down", 5.0, 6.0))
+    table = StateTable(sim, random.Random(1), latency=FAST, faults=faults)
+    store = DynamoCapacityStore(table)
+    errors = _in_one_second(sim, 100, store.load_all)
+    assert sum(e is None for e in errors) == 30
+    took = []
+
+    def during_outage():
+        started = sim.now
+        with pytest.raises(StateStoreError):
+            store.load_all()
+        took.append(sim.now - started)
+
+    sim.spawn(5.5, during_outage)
+    sim.run(7.0)
+    assert took == [pytest.approx(0.25)]
+
+
+def test_a_run_is_reproducible_from_its_seed():
+    def run(seed):
+        job = scenarios.Job(50, "outage", FLEET, seed=seed)
+        return scenarios.run(job)
+
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+def test_the_fleet_pays_far_fewer_dead_calls_than_per_environment_counting_and_probes_once():
+    fleet = scenarios.run(scenarios.Job(200, "outage", FLEET))
+    alone = scenarios.run(scenarios.Job(200, "outage", PER_ENV))
+    # Per-environment counting: every environment pays the whole threshold of hung calls.
+    assert alone["dead_calls"] >= 200 * 3
+    assert fleet["dead_calls"] * 3 <= alone["dead_calls"]
+    assert fleet["probes_per_half_open"] == 1.0
+    assert fleet["seconds_heal_to_fleet_close"] is not None
+
+
+def test_the_peer_counts_alone_the_fleet_shares():
+    # One environment whose every call fails: per-environment counting never involves the others.
+    alone = Fleet(20, PER_ENV, 1, dependency_faults=(DependencyFault("sick_env", 1.0, 20.0),))
+    out = alone.run(20.0)
+    assert {slot for slot, t in out.transitions} == {0}
+
+
+def test_the_simulator_reproduces_the_real_fleet_runs_dead_calls():
+    rows = validate.compare(seeds=20)
+    for case, row in rows.items():
+        low, high = row["real_spread"]
+        # One call of slack: the real runs are few (five) and their spread is the only yardstick.
+        assert low - 1 <= row["simulated_median"] <= high + 1, (case, row)
+        sim_low, sim_high = row["simulated_spread"]
+        assert sim_low <= high, (case, row)
+        assert low <= sim_high, (case, row)
