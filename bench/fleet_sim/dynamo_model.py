@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError, ConnectTimeoutError
 
 from bench.fleet_sim.engine import Simulation
+from mangaassist.breaker.dynamo_store import DEFAULT_CONSISTENT_READ
 from mangaassist.breaker.model import CircuitRecord, Override
 from mangaassist.breaker.store import CircuitStore, StateStoreError
 from mangaassist.registry import SERVICE_NAMES
@@ -244,12 +245,14 @@ class StateTable:
 
 
 class DynamoCapacityStore(CircuitStore):
-    """One environment's adapter to the table, like DynamoCircuitStore: it creates a circuit's item with a
-    conditional PutItem the first time it writes to it (charged a WCU even when the item exists)."""
+    """One environment's adapter to the table, as DynamoCircuitStore behaves: its read consistency, and the
+    conditional PutItem that creates a circuit's item before its first write unless a Query showed the item
+    (charged a WCU even when the item exists)."""
 
-    def __init__(self, table: StateTable, consistent_read: bool = True):
+    def __init__(self, table: StateTable, consistent_read: bool = DEFAULT_CONSISTENT_READ, known_from_query=True):
         self.table = table
         self.consistent_read = consistent_read
+        self.known_from_query = known_from_query
         self._known: set[str] = set()
 
     def _ensure_item(self, service: str) -> None:
@@ -259,7 +262,10 @@ class DynamoCapacityStore(CircuitStore):
         self._known.add(service)
 
     def load_all(self) -> dict[str, CircuitRecord]:
-        return self.table.query(self.consistent_read)
+        records = self.table.query(self.consistent_read)
+        if self.known_from_query:
+            self._known.update(records)
+        return records
 
     def add_failure(self, service: str, bucket: int, stale_buckets: list[int], now: float) -> CircuitRecord:
         self._ensure_item(service)

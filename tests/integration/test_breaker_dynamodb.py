@@ -156,6 +156,23 @@ def test_healthy_traffic_makes_no_writes(moto_server, state_table):
     assert len(counting.calls) <= 2
 
 
+def test_a_failure_on_an_item_the_query_showed_is_one_write_and_reads_are_eventually_consistent(
+    moto_server, state_table
+):
+    store_for(moto_server, state_table).add_failure("order_service", 0, [], 1.0)  # the item exists
+    counting = CountingClient(dynamodb_client(moto_server.url))
+    queries: list[dict] = []
+    counting._client.meta.events.register(
+        "provide-client-params.dynamodb.Query", lambda params, **_: queries.append(params)
+    )
+    breakers = CircuitBreakers(DynamoCircuitStore(state_table, counting), telemetry=RecordingTelemetry())
+    with pytest.raises(ServiceUnavailableError):
+        breakers.call("order_service", failing)
+    # At an outage's start every environment's first failure hits the same item: one write each, not two.
+    assert counting.calls == ["query", "update_item"]
+    assert queries[0]["ConsistentRead"] is False
+
+
 def test_override_from_one_environment_reaches_another(moto_server, state_table):
     a = CircuitBreakers(store_for(moto_server, state_table), cache_ttl_s=0)
     b = CircuitBreakers(store_for(moto_server, state_table), cache_ttl_s=0)

@@ -64,6 +64,13 @@ def _attr(value: Any) -> dict[str, str]:
     raise TypeError(f"cannot store {value!r}")
 
 
+# Eventually consistent: half the read capacity of a strongly consistent Query, which at thousands of
+# environments is the difference between one partition coping or throttling (bench/fleet_sim). A stale
+# read is safe here: every write is conditional, so a snapshot a few milliseconds old costs at most a
+# lost race, never a wrong transition or a lost count.
+DEFAULT_CONSISTENT_READ = False
+
+
 class _ItemMissingError(Exception):
     """The circuit's item is gone although this environment had seen it."""
 
@@ -71,9 +78,10 @@ class _ItemMissingError(Exception):
 class DynamoCircuitStore(CircuitStore):
     """Talks to the state table through a low-level client the caller configured (timeouts, retries)."""
 
-    def __init__(self, table_name: str, client: Any):
+    def __init__(self, table_name: str, client: Any, *, consistent_read: bool = DEFAULT_CONSISTENT_READ):
         self.table_name = table_name
         self.client = client
+        self.consistent_read = consistent_read
         self._known: set[str] = set()  # circuits whose item this environment knows exists
 
     def _key(self, service: str) -> dict[str, dict[str, str]]:
@@ -85,7 +93,7 @@ class DynamoCircuitStore(CircuitStore):
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": STATE_CIRCUITS_PK}},
-            "ConsistentRead": True,
+            "ConsistentRead": self.consistent_read,
         }
         try:
             while True:
@@ -93,6 +101,9 @@ class DynamoCircuitStore(CircuitStore):
                 for item in page.get("Items", []):
                     record = _to_record(item)
                     records[record.service] = record
+                    # Seen items need no creating PutItem before the first ADD: at an outage's start every
+                    # environment's first failure would otherwise cost the hot item two writes, not one.
+                    self._known.add(record.service)
                 if "LastEvaluatedKey" not in page:
                     return records
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
