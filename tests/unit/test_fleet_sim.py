@@ -65,7 +65,7 @@ def test_a_throttled_window_cuts_capacity_and_a_down_store_times_out_on_connect(
     sim = Simulation()
     faults = (StoreFault("throttled", 0.0, 1.5, capacity_factor=0.01), StoreFault("down", 5.0, 6.0))
     table = StateTable(sim, random.Random(1), latency=FAST, faults=faults)
-    store = DynamoCapacityStore(table)
+    store = DynamoCapacityStore(table, consistent_read=True)
     errors = _in_one_second(sim, 100, store.load_all)
     assert sum(e is None for e in errors) == 30
     took = []

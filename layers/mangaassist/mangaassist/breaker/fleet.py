@@ -64,6 +64,7 @@ class CircuitBreakers:
         clock: Callable[[], float] = time.time,
         cache_ttl_s: float = 1.0,
         store_retry_after_s: float = 5.0,
+        recheck_before_count_s: float = 0.25,
         owner_id: str | None = None,
         telemetry: BreakerTelemetry | None = None,
         on_transition: Callable[[Transition], None] | None = None,
@@ -75,6 +76,7 @@ class CircuitBreakers:
         self.timer = time.perf_counter if clock is time.time else clock
         self.cache_ttl_s = cache_ttl_s
         self.store_retry_after_s = store_retry_after_s
+        self.recheck_before_count_s = recheck_before_count_s
         self.owner_id = owner_id or _default_owner()
         self.telemetry = telemetry or BreakerTelemetry()
         self.on_transition = on_transition
@@ -83,11 +85,13 @@ class CircuitBreakers:
         self._store_down_until = float("-inf")
         self._store_error: str | None = None
         self._local_failures: dict[str, deque[float]] = {}
+        self._local_opens: set[str] = set()  # circuits this environment opened on its own count
+        self._local_probes: set[str] = set()  # ... and is probing on its own
         self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- reading state
 
-    def _refresh(self, force: bool = False) -> None:
+    def _refresh(self, force: bool = False, mark_down: bool = True) -> None:
         now = self.clock()
         if not force and now - self._loaded_at < self.cache_ttl_s:
             return
@@ -96,7 +100,8 @@ class CircuitBreakers:
         try:
             records = self.store.load_all()
         except StateStoreError as err:
-            self._mark_store_down(err)
+            if mark_down:
+                self._mark_store_down(err)
             return
         with self._lock:
             # Another thread of this environment (the pinger probes circuits concurrently) may have
@@ -109,6 +114,9 @@ class CircuitBreakers:
             self._snapshot = records
             self._loaded_at = now
             self._store_error = None
+            # The store is back and its records replaced the local ones: the fleet decides again.
+            self._local_opens.clear()
+            self._local_probes.clear()
 
     def _mark_store_down(self, err: Exception) -> None:
         # Back off instead of hammering a store that is already struggling; the snapshot carries on.
@@ -252,14 +260,23 @@ class CircuitBreakers:
             self._probe_failed(spec, kind)
             return
         now = self.clock()
+        if now < self._store_down_until:
+            self._count_locally(spec, kind, now)
+            return
+        if now - self._loaded_at > self.recheck_before_count_s:
+            # A slow failure (a timeout) ends long after the snapshot was read: at an outage's start thousands
+            # of them end together, and most find the circuit already open. Learning that costs half a read
+            # unit; counting into an open circuit costs a write unit on the one item every environment
+            # writes, which takes 1,000 a second. A read that fails leaves the decision to the write.
+            self._refresh(force=True, mark_down=False)
+            current = self._snapshot.get(spec.name)
+            if current is not None and current.state is not CircuitState.CLOSED:
+                return
         bucket_seconds = max(1, spec.breaker.window_seconds // BUCKETS_PER_WINDOW)
         bucket = bucket_start(now, bucket_seconds)
         known = self._snapshot.get(spec.name)
         oldest = bucket - spec.breaker.window_seconds + bucket_seconds
         stale = sorted(b for b in (known.failure_buckets if known else {}) if b < oldest)
-        if now < self._store_down_until:
-            self._count_locally(spec, kind, now)
-            return
         try:
             rec = self.store.add_failure(spec.name, bucket, stale, now)
         except NotClosedError as lost:
@@ -294,6 +311,7 @@ class CircuitBreakers:
             )
             with self._lock:
                 self._snapshot[spec.name] = opened
+            self._local_opens.add(spec.name)
             window.clear()
             self._notify(
                 spec,
@@ -360,10 +378,19 @@ class CircuitBreakers:
     def _try_acquire_probe(self, spec: ServiceSpec, rec: CircuitRecord) -> bool:
         now = self.clock()
         if now < self._store_down_until:
-            # No store, no fleet-wide lease: a locally opened circuit re-closes on its own timer.
-            if rec.state is CircuitState.OPEN and now >= rec.open_until and rec.reason.startswith("local"):
-                self._remember(rec.with_changes(state=CircuitState.CLOSED, reason="local_timer"))
-                return False
+            # No store, no fleet-wide lease: a locally opened circuit probes on its own. Closing on the timer
+            # alone would send every environment's traffic back to a dependency that may still be down.
+            if rec.state is CircuitState.OPEN and now >= rec.open_until and spec.name in self._local_opens:
+                self._local_probes.add(spec.name)
+                self._remember(
+                    rec.with_changes(
+                        state=CircuitState.HALF_OPEN,
+                        probe_owner=self.owner_id,
+                        lease_until=now + spec.breaker.probe_lease_seconds,
+                        reason="local_probe",
+                    )
+                )
+                return True
             return False
         due = (rec.state is CircuitState.OPEN and now >= rec.open_until) or (
             rec.state is CircuitState.HALF_OPEN and now >= rec.lease_until
@@ -380,8 +407,26 @@ class CircuitBreakers:
         )
         return self._transition(spec, rec, leased)
 
+    def _local_probe_outcome(self, spec: ServiceSpec, rec: CircuitRecord | None, after: dict) -> bool:
+        """Settle a probe this environment ran without the store; False when the probe was fleet-wide."""
+        if spec.name not in self._local_probes:
+            return False
+        self._local_probes.discard(spec.name)
+        if rec is None or rec.state is not CircuitState.HALF_OPEN or rec.probe_owner != self.owner_id:
+            return True  # the store came back meanwhile and its record replaced the local one
+        settled = rec.with_changes(probe_owner="", lease_until=0.0, **after)
+        self._remember(settled)
+        if settled.state is CircuitState.CLOSED:
+            self._local_opens.discard(spec.name)
+            self._local_failures.pop(spec.name, None)
+        self._notify(spec, Transition(spec.name, CircuitState.HALF_OPEN, settled.state, settled.reason, self.clock()))
+        return True
+
     def _probe_succeeded(self, spec: ServiceSpec) -> None:
         rec = self._snapshot.get(spec.name)
+        closed = {"state": CircuitState.CLOSED, "reason": "local_probe_succeeded", "opened_at": 0.0}
+        if self._local_probe_outcome(spec, rec, closed | {"open_until": 0.0, "reopen_count": 0}):
+            return
         if rec is None or rec.state is not CircuitState.HALF_OPEN or rec.probe_owner != self.owner_id:
             return
         now = self.clock()
@@ -408,11 +453,14 @@ class CircuitBreakers:
 
     def _probe_failed(self, spec: ServiceSpec, kind: FailureKind) -> None:
         rec = self._snapshot.get(spec.name)
+        now = self.clock()
+        reopen = (rec.reopen_count if rec else 0) + 1
+        open_for = min(spec.breaker.open_seconds * 2 ** (reopen - 1), spec.breaker.max_open_seconds)
+        reopened = {"state": CircuitState.OPEN, "opened_at": now, "open_until": now + open_for, "reopen_count": reopen}
+        if self._local_probe_outcome(spec, rec, reopened | {"reason": f"local_probe_failed_{kind.value}"}):
+            return
         if rec is None or rec.state is not CircuitState.HALF_OPEN or rec.probe_owner != self.owner_id:
             return
-        now = self.clock()
-        reopen = rec.reopen_count + 1
-        open_for = min(spec.breaker.open_seconds * 2 ** (reopen - 1), spec.breaker.max_open_seconds)
         after = rec.with_changes(
             state=CircuitState.OPEN,
             opened_at=now,
