@@ -31,6 +31,7 @@ class Job:
     seed: int = 7
     breaker_options: tuple = ()
     store_options: tuple = ()
+    label: str = ""  # a variant's name in the results; the size when empty
 
     @property
     def cost(self) -> float:
@@ -60,7 +61,10 @@ def _per_slot_first(outcome: Outcome, to: CircuitState, after: float) -> list[fl
 
 def _capacity(fleet: Fleet, split_at: float) -> dict:
     ledger = fleet.store.ledger
+    # Skip the first seconds: environments are still starting and reading their first snapshot.
+    steady = [ledger.read_units.get(second, 0.0) for second in range(3, int(split_at))]
     return {
+        "read_units_per_second_steady": round(sum(steady) / len(steady), 1) if steady else 0.0,
         "read_capacity_peak_pct_steady": ledger.peak_pct("read", until=split_at),
         "read_capacity_peak_pct_outage": ledger.peak_pct("read", since=split_at),
         "write_capacity_peak_pct_steady": ledger.peak_pct("write", until=split_at),
@@ -174,11 +178,13 @@ def timed_run(job: Job) -> tuple[Job, dict, float]:
     return job, result, round(time.process_time() - started, 1)
 
 
-def jobs_for(size: int, seed: int = 7, breaker_options: tuple = (), store_options: tuple = ()) -> list[Job]:
-    fleet = dict(seed=seed, breaker_options=breaker_options, store_options=store_options)
+def jobs_for(
+    size: int, seed: int = 7, breaker_options: tuple = (), store_options: tuple = (), label: str = ""
+) -> list[Job]:
+    fleet = dict(seed=seed, breaker_options=breaker_options, store_options=store_options, label=label or str(size))
     return [
         Job(size, "outage", FLEET, **fleet),
-        Job(size, "outage", PER_ENV, seed=seed),
+        Job(size, "outage", PER_ENV, seed=seed, label=label or str(size)),
         Job(size, "sick", FLEET, **fleet),
         Job(size, "throttled", FLEET, **fleet),
         Job(size, "throttled_control", FLEET, **fleet),
