@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mangaassist.faq.matcher import FaqIndex, FaqMatch
+from mangaassist.faq.matcher import FaqIndex, FaqMatch, confidence_at
 from mangaassist.faq.model import LANGUAGES, FaqDocument, FaqEntry
 from mangaassist.faq.vectors import FaqVectors
 from mangaassist.language import Language, detect_language
@@ -186,7 +186,7 @@ class HybridFaqIndex:
                     score=round(fused, 4),
                     lexical=round(lex_score, 4),
                     dense=round(float(dense[no]), 4),
-                    confidence=_confidence(fused, s.answer_band[lang]),
+                    confidence=confidence_at(fused, s.answer_band[lang]),
                     evidence=lex.evidence if lex else 0,
                 )
             )
@@ -253,11 +253,3 @@ class HybridFaqIndex:
 
 def _as_lexical(match: HybridMatch) -> FaqMatch:
     return FaqMatch(entry=match.entry, score=match.score, confidence=match.confidence, evidence=match.evidence)
-
-
-def _confidence(score: float, band: float) -> float:
-    if score <= 0:
-        return 0.0
-    if score < band:
-        return round(0.5 * score / band, 4)
-    return round(min(1.0, 0.5 + 0.5 * (score - band) / max(1.0 - band, 1e-9)), 4)

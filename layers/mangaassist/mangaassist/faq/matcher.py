@@ -455,7 +455,7 @@ class FaqIndex:
                 FaqMatch(
                     entry=self._entries[no],
                     score=round(decision, 4),
-                    confidence=_confidence(decision, threshold),
+                    confidence=confidence_at(decision, threshold),
                     evidence=index.evidence(counts, no),
                 )
             )
@@ -475,7 +475,7 @@ class FaqIndex:
         return matches[0] if matches else None
 
 
-def _confidence(score: float, threshold: float) -> float:
+def confidence_at(score: float, threshold: float) -> float:
     """Piecewise-linear map of the score: 0 -> 0, threshold -> 0.5, 1 -> 1."""
     if score <= 0:
         return 0.0
