@@ -9,6 +9,7 @@ from typing import Any
 from local.simulators.bedrock_converse import BedrockConverseService
 from local.simulators.sample_data import SampleStore
 from local.simulators.server import SimService, SimulatorServer
+from local.simulators.sigv4 import SigV4Verifier
 from local.simulators.store_services import store_services
 from mangaassist.registry import REGISTRY, SERVICE_NAMES
 
@@ -31,6 +32,7 @@ class SimulatorFleet:
         host: str = "127.0.0.1",
         ports: dict[str, int] | None = None,
         today: date | None = None,
+        verifier: SigV4Verifier | None = None,
     ):
         self.store = SampleStore.load(today)
         available: dict[str, SimService] = {svc.name: svc for svc in store_services(self.store)}
@@ -39,8 +41,17 @@ class SimulatorFleet:
         if missing:  # the registry grew a service nobody simulates yet
             raise RuntimeError(f"no simulator for {', '.join(sorted(missing))}")
         ports = ports or {}
+        # The store's services are IAM-authorised APIs: they refuse calls not signed with the stack's key. The
+        # Bedrock simulator does not check (botocore signs those calls; their contract is Bedrock's own).
+        verifier = verifier or SigV4Verifier.for_local_stack()
         self.servers: dict[str, SimulatorServer] = {
-            name: SimulatorServer(available[name], host=host, port=ports.get(name, 0)) for name in services
+            name: SimulatorServer(
+                available[name],
+                host=host,
+                port=ports.get(name, 0),
+                verifier=verifier if REGISTRY[name].kind == "http" else None,
+            )
+            for name in services
         }
 
     def start(self) -> SimulatorFleet:

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local.simulators.faults import FaultSpecError, FaultState, parse_fault
+from local.simulators.sigv4 import SignatureError, SigV4Verifier
 
 logger = logging.getLogger("local.simulators")
 
@@ -183,7 +184,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
         )
         sim.log_request(request)
-        response = sim.service.fault_response(mode) if mode in ("error", "throttle") else sim.handle(request)
+        # Authorisation comes first, as at API Gateway: an unsigned call is refused even while the backend fails.
+        response = sim.refuse_unsigned(request, self.path)
+        if response is None:
+            response = sim.service.fault_response(mode) if mode in ("error", "throttle") else sim.handle(request)
         if response.status >= 500 or response.status == 429:
             sim.faults.failed()
         self._send(response)
@@ -247,8 +251,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
 class SimulatorServer:
     """A SimService served by a threaded HTTP server on 127.0.0.1 with its own fault state."""
 
-    def __init__(self, service: SimService, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self, service: SimService, host: str = "127.0.0.1", port: int = 0, verifier: SigV4Verifier | None = None
+    ):
         self.service = service
+        self.verifier = verifier  # None: the service takes unsigned calls (Bedrock's simulator, test doubles)
         self.host = host
         self.port = port
         self.faults = FaultState()
@@ -326,6 +333,16 @@ class SimulatorServer:
         if allowed:
             return self.service.error_response(405, "method_not_allowed", f"use {', '.join(sorted(set(allowed)))}")
         return self.service.error_response(404, "not_found", f"no route for {request.path}")
+
+    def refuse_unsigned(self, request: SimRequest, raw_path: str) -> SimResponse | None:
+        """403 unless the request carries a valid SigV4 signature (when this server checks them)."""
+        if self.verifier is None:
+            return None
+        try:
+            self.verifier.verify(request.method, raw_path, request.headers, request.body)
+        except SignatureError as err:
+            return self.service.error_response(403, err.code, str(err))
+        return None
 
     def log_request(self, request: SimRequest) -> None:
         try:

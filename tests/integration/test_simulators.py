@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from local.simulators import SimulatorFleet
+from mangaassist.downstream.sigv4 import SigV4RequestAuth
 from mangaassist.registry import REGISTRY, SERVICE_NAMES
 
 pytestmark = pytest.mark.integration
@@ -32,6 +33,7 @@ def healthy(fleet):
 @pytest.fixture
 def http():
     with requests.Session() as session:
+        session.auth = SigV4RequestAuth()  # the store's services are IAM-authorised, as the chat calls them
         yield session
 
 
@@ -213,7 +215,7 @@ def test_hang_holds_until_the_client_gives_up_and_never_blocks_shutdown(http):
 
         def patient() -> None:
             try:
-                requests.get(own.urls()["user_profile"] + "/profiles/cust-0001", timeout=30)
+                requests.get(own.urls()["user_profile"] + "/profiles/cust-0001", timeout=30, auth=SigV4RequestAuth())
                 outcome.append(None)
             except requests.RequestException as err:
                 outcome.append(err)
@@ -263,7 +265,9 @@ def test_parallel_callers_are_all_counted(fleet):
     lock = threading.Lock()
 
     def call() -> None:
-        status = requests.get(fleet.urls()["catalog"] + "/products/popular", timeout=5).status_code
+        status = requests.get(
+            fleet.urls()["catalog"] + "/products/popular", timeout=5, auth=SigV4RequestAuth()
+        ).status_code
         with lock:
             results.append(status)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from mangaassist.downstream.sigv4 import SigV4RequestAuth
 from mangaassist.registry import REGISTRY, SERVICE_NAMES
 
 pytestmark = pytest.mark.integration
@@ -38,7 +39,9 @@ def test_the_cli_prints_urls_serves_and_exits_cleanly_on_sigterm():
         urls = json.loads(process.stdout.readline())
         assert set(urls) == set(SERVICE_NAMES)
         for service, url in urls.items():
-            assert requests.get(url + REGISTRY[service].health_path, timeout=5).json() == {"status": "ok"}
+            assert requests.get(url + REGISTRY[service].health_path, timeout=5, auth=SigV4RequestAuth()).json() == {
+                "status": "ok"
+            }
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     finally:
@@ -54,7 +57,9 @@ def test_the_cli_prints_the_env_for_clients_and_stops_on_ctrl_c():
         env = json.loads(process.stdout.readline())
         assert "AWS_ENDPOINT_URL_BEDROCK_RUNTIME" in env
         assert {spec.url_env for spec in REGISTRY.values() if spec.kind == "http"} < set(env)
-        orders = requests.get(env["ORDER_SERVICE_URL"] + "/customers/cust-0001/orders", timeout=5)
+        orders = requests.get(
+            env["ORDER_SERVICE_URL"] + "/customers/cust-0001/orders", timeout=5, auth=SigV4RequestAuth()
+        )
         assert orders.json()["orders"]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0

@@ -31,6 +31,7 @@ from mangaassist.breaker import (
 from mangaassist.breaker.failure import dependency_error, failure_for_status
 from mangaassist.deadline import MIN_CALL_S, Deadline
 from mangaassist.downstream.models import Order, PingResult, Product, Profile, Promotion, ReturnCase
+from mangaassist.downstream.sigv4 import SigV4RequestAuth
 from mangaassist.observability import remote_call
 from mangaassist.registry import ServiceSpec
 
@@ -115,10 +116,14 @@ class HttpDownstream:
         breakers: CircuitBreakers,
         session: requests.Session | None = None,
         base_urls: Mapping[str, str] | None = None,
+        auth: requests.auth.AuthBase | None = None,
     ):
         self.breakers = breakers
         self.session = session or pooled_session()
         self.base_urls = dict(base_urls or {})
+        # Every call and every ping is SigV4-signed with the function's role; on the request, not the session,
+        # so a session handed in (tests, the fleet lab) signs too.
+        self.auth = auth or SigV4RequestAuth()
 
     # ------------------------------------------------------------------ the Downstream port
 
@@ -181,7 +186,7 @@ class HttpDownstream:
         with remote_call(service, "GET") as trace:
             try:
                 response = self.session.get(
-                    base + spec.health_path, timeout=(timeout_s, timeout_s), allow_redirects=False
+                    base + spec.health_path, timeout=(timeout_s, timeout_s), allow_redirects=False, auth=self.auth
                 )
             except requests.RequestException as err:
                 return PingResult(service, False, _since(started), failure=http_failure(err), detail=_failure_word(err))
@@ -254,6 +259,7 @@ class HttpDownstream:
                     json=payload,
                     timeout=(timeout_s, timeout_s),
                     allow_redirects=False,
+                    auth=self.auth,
                 )
             except requests.RequestException as err:
                 kind = http_failure(err)
@@ -264,7 +270,12 @@ class HttpDownstream:
         if kind is not None:
             raise dependency_error(kind, name, f"HTTP {status}", status_code=status)
         if not 200 <= status < 300:
-            raise DependencyClientError(name, status, _error_code(response))
+            code = _error_code(response)
+            if status in (401, 403):
+                # Not counted by the breaker (a 4xx), so a role or resource policy that stops matching would
+                # degrade every answer silently: this line is what an alarm can count. No URL, no header.
+                logger.error("downstream_forbidden", extra={"service": name, "status": status, "code": code})
+            raise DependencyClientError(name, status, code)
         if parse is None:
             return None
         try:
