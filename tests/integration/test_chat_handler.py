@@ -412,3 +412,42 @@ def test_status_shows_circuits_pings_capabilities_and_banner(chat, fleet, aws_en
     assert body["capabilities"]["product_info"] == "available"
     assert body["banner"] is None
     assert body["state_store"] == "ok"
+
+
+# ---------------------------------------------------------------- the internal services refuse the chat's signature
+
+
+@pytest.mark.parametrize(
+    ("name", "service", "fallback_url"),
+    [
+        ("chat_order_tracking", "order_service", "https://manga-store.example.jp/gp/css/order-history"),
+        ("chat_returns", "returns_service", None),
+    ],
+)
+def test_a_403_from_an_internal_service_gets_the_fallback_never_its_data_and_never_an_error(
+    chat, fleet, aws_env, state_table, monkeypatch, capsys, caplog, name: str, service: str, fallback_url: str | None
+) -> None:
+    # The chat signs with a key the services do not trust (a role the resource policy no longer names): the real
+    # simulators recompute the signature and answer 403 JSON to every call.
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "a-secret-the-services-do-not-trust")
+    threshold = REGISTRY[service].breaker.failure_threshold
+    for _ in range(threshold + 1):
+        status, body, _ = invoke(chat, event(name))
+        assert status == 200
+        assert body["degraded"] is True
+        assert body["degraded_reason"] == f"{service}_unavailable"
+        assert "orders" not in body
+        assert not any(order_id in body["message"] for order_id in CUST_0001_ORDERS)
+        assert "RMA-9X1P6T" not in body["message"]  # cust-0004's return case
+        assert body["actions"]
+        if fallback_url:
+            assert body["actions"][0]["url"] == fallback_url
+    refused = fleet.requests(service)
+    assert len(refused) == threshold + 1, "every turn asked the service and was refused; nothing was made up"
+    # A 4xx is our request's fault, not an outage: the circuit never counts it, so it stays closed.
+    assert circuit_item(aws_env.url, state_table, service).get("state", {}).get("S", "closed") == "closed"
+    forbidden = [r for r in caplog.records if r.getMessage() == "downstream_forbidden" and r.service == service]
+    assert len(forbidden) == threshold + 1
+    logged = capsys.readouterr().out + caplog.text + " ".join(str(vars(r)) for r in caplog.records)
+    for secret in ("Signature=", "AWS4-HMAC-SHA256", "X-Amz-Security-Token", "a-secret-the-services"):
+        assert secret not in logged
