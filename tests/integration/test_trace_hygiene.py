@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from local.simulators.sigv4 import SigV4Verifier
 from tests.integration import test_alarm_relay_harness as harness
 from tests.integration import test_chat_handler as chat_bench
 from tests.integration.test_chat_handler import CUST_0001_ORDERS
@@ -195,7 +196,21 @@ def signed_in_event(name: str) -> dict[str, Any]:
     return event
 
 
-def test_the_chats_traces_hold_no_customer_id_token_order_or_message(chat, fleet, daemon, tmp_path):
+def test_the_chats_traces_hold_no_customer_id_token_order_or_message(chat, fleet, daemon, tmp_path, monkeypatch):
+    # Credentials no other part of the run uses, trusted by the store simulators for this test: the calls below
+    # succeed only if the child signed with them, and none of them may reach X-Ray.
+    role = SigV4Verifier(
+        f"AKIA{uuid.uuid4().hex[:16].upper()}",
+        f"secret-{uuid.uuid4().hex}",
+        f"token-{uuid.uuid4().hex}",
+        "ap-northeast-1",
+    )
+    for server in fleet.servers.values():
+        if server.verifier is not None:
+            monkeypatch.setattr(server, "verifier", role)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", role.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", role.secret_key)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", role.session_token)
     events = [signed_in_event(name) for name in ("chat_order_tracking", "chat_recommendation", "chat_returns")]
     report = run_traced("chat", events, daemon, tmp_path)
 
@@ -212,4 +227,5 @@ def test_the_chats_traces_hold_no_customer_id_token_order_or_message(chat, fleet
     customers = {event["requestContext"]["authorizer"]["claims"]["sub"] for event in events}
     messages = {json.loads(event["body"])["message"] for event in events}
     assert_nowhere(datagrams, *customers, *messages, *CUST_0001_ORDERS, BEARER.split()[1], bodies[0]["message"])
+    assert_nowhere(datagrams, role.access_key, role.secret_key, role.session_token, "AWS4-HMAC-SHA256", "Signature=")
     assert_no_urls(datagrams)
