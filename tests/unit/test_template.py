@@ -35,9 +35,15 @@ def environment(function: str) -> dict[str, Any]:
 
 
 def statements(function: str) -> list[dict[str, Any]]:
+    """Every statement a function may have; a conditional one (Fn::If with AWS::NoValue) as when it applies."""
     found = []
     for policy in resource(function)["Properties"]["Policies"]:
-        found += policy["Statement"]
+        for statement in policy["Statement"]:
+            if "Fn::If" in statement:
+                _, applies, otherwise = statement["Fn::If"]
+                assert otherwise == {"Ref": "AWS::NoValue"}, statement
+                statement = applies
+            found.append(statement)
     return found
 
 
@@ -537,3 +543,21 @@ def test_generated_references_point_at_resources_and_parameters_that_exist():
         assert name in known, name
     for name in re.findall(r"!Ref (\w+)", body):
         assert name in known, name
+
+
+def test_the_chat_and_the_pinger_may_invoke_only_the_internal_apis_named_by_the_parameter():
+    parameter = template()["Parameters"]["InternalApiArns"]
+    assert (parameter["Type"], parameter["Default"]) == ("CommaDelimitedList", "")
+    assert template()["Conditions"]["CallsInternalApis"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "InternalApiArns"}]}, ""]}]
+    }
+    for function, sid in (("ChatFunction", "InvokeInternalApis"), ("HealthPingFunction", "PingInternalApis")):
+        conditional = [
+            s["Fn::If"] for p in resource(function)["Properties"]["Policies"] for s in p["Statement"] if "Fn::If" in s
+        ]
+        assert [(c[0], c[1]["Sid"]) for c in conditional] == [("CallsInternalApis", sid)]
+        invoke = [s for s in statements(function) if "execute-api:Invoke" in as_list(s["Action"])]
+        assert invoke == [
+            {"Sid": sid, "Effect": "Allow", "Action": "execute-api:Invoke", "Resource": {"Ref": "InternalApiArns"}}
+        ]
+    assert not [s for s in statements("AlarmRelayFunction") if "execute-api:Invoke" in as_list(s["Action"])]
