@@ -23,7 +23,7 @@ from mangaassist.deadline import Deadline
 from mangaassist.downstream.http_services import HttpDownstream
 from mangaassist.downstream.models import Order, Product
 from mangaassist.registry import REGISTRY
-from tests.fakes import InMemoryCircuitStore
+from tests.fakes import InMemoryCircuitStore, ManualClock
 
 pytestmark = pytest.mark.integration
 
@@ -209,8 +209,9 @@ def test_the_deadline_caps_the_timeout(downstream, fleet):
 
 
 def test_an_exhausted_deadline_sends_nothing_and_counts_nothing(downstream, breakers, fleet):
-    spent = Deadline(0.01)
-    time.sleep(0.02)
+    clock = ManualClock()
+    spent = Deadline(0.01, clock=clock)
+    clock.advance(0.02)
     assert outage(lambda: downstream.recent_orders("cust-0001", spent)).kind is FailureKind.TIMEOUT
     assert fleet.stats()[ORDERS]["calls"] == 0
     assert counted(breakers, ORDERS) == 0

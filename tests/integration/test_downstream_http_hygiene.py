@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import time
 import traceback
 
 import pytest
@@ -18,7 +17,7 @@ from local.simulators.server import SimRequest, SimResponse, SimService, Simulat
 from mangaassist.breaker import CircuitBreakers, ServiceUnavailableError
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.http_services import HttpDownstream
-from tests.fakes import InMemoryCircuitStore
+from tests.fakes import InMemoryCircuitStore, ManualClock
 
 pytestmark = pytest.mark.integration
 
@@ -107,8 +106,9 @@ def downstream_lines():
 
 
 def test_an_exhausted_deadline_is_logged_without_the_customers_id(cookie_service, downstream_lines):
-    spent = Deadline(0.01)
-    time.sleep(0.02)
+    clock = ManualClock()
+    spent = Deadline(0.01, clock=clock)
+    clock.advance(0.02)
     with pytest.raises(ServiceUnavailableError):
         downstream_at(cookie_service.url).recent_orders(CUSTOMER, spent)
     (record,) = [r for r in downstream_lines.records if r.getMessage() == "deadline_exhausted"]
