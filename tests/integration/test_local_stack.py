@@ -59,6 +59,8 @@ def wait_for(predicate, timeout_s: float = 15.0, every_s: float = 0.1):
 
 def test_ready_quickly_with_every_part_up(stack):
     assert stack.ready_s is not None
+    # Real time is the claim here (how long `make run` keeps a developer waiting), so it stays wall clock,
+    # with a bound several times the ~2-3 s the stack takes on an idle 2-core machine.
     assert stack.ready_s < 15
     workers = stack.get("/_local/workers").json()["workers"]
     functions = sorted(w["function"] for w in workers)
@@ -148,6 +150,7 @@ def test_fault_degrades_and_opens_the_circuit_for_every_worker(stack):
         else:
             pytest.fail("the order_service circuit never opened")
         # An environment may still act on its circuit snapshot for up to STATE_CACHE_TTL_S after the open.
+        # Waiting out that window is the contract, not a guess at timing: a busy machine only lengthens it.
         time.sleep(float(function_environment("ChatFunction")["STATE_CACHE_TTL_S"]) + 0.2)
         calls_when_open = stack.get("/_local/stats").json()["order_service"]["calls"]
         workers = set()
@@ -170,12 +173,21 @@ def test_fault_degrades_and_opens_the_circuit_for_every_worker(stack):
         stack.delete("/_local/circuits")
 
 
+def alarm_relay(stack: StackProcess) -> dict:
+    (relay,) = [w for w in stack.get("/_local/workers").json()["workers"] if w["function"] == "AlarmRelayFunction"]
+    return relay
+
+
 def test_alarm_reaches_slack_and_pagerduty_once(stack):
     stack.delete("/_local/notifications")
+    invocations_before = alarm_relay(stack)["invocations"]
     published = stack.post("/_local/alarms/OrderServiceAvailability", json={"state": "ALARM"})
     assert published.status_code == 200, published.text
-    notes = wait_for(lambda: (n := stack.get("/_local/notifications").json())["pagerduty"] and n)
-    time.sleep(0.5)  # a duplicate would arrive right behind the first
+    wait_for(lambda: stack.get("/_local/notifications").json()["pagerduty"])
+    # The explicit end of delivery: the relay's invocation has returned, so everything it was going to post
+    # is posted, and exactly one SNS delivery reached it (a second one would be a second invocation).
+    relay = wait_for(lambda: None if (r := alarm_relay(stack))["busy"] else r)
+    assert relay["invocations"] == invocations_before + 1
     notes = stack.get("/_local/notifications").json()
     assert len(notes["slack"]) == 1
     assert len(notes["pagerduty"]) == 1
