@@ -145,6 +145,8 @@ class LocalStack:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._alarm_states: dict[str, str] = {}
+        # Rounds the background evaluator has finished: what a test waits on to know "n more evaluations ran".
+        self._evaluator_rounds = 0
         self._alarm_lock = threading.Lock()
         self._evaluable: list[str] = []
         self._log_lock = threading.Lock()
@@ -377,6 +379,7 @@ class LocalStack:
             except (UnsupportedExpressionError, KeyError) as err:
                 evaluation = {"alarm": alarm, "state": None, "reason": f"not evaluated locally: {err}"}
             evaluation["last_published"] = self._alarm_states.get(alarm)
+            evaluation["evaluator_rounds"] = self._evaluator_rounds
             out[alarm] = evaluation
         return out
 
@@ -419,6 +422,7 @@ class LocalStack:
                         print(f"[local] alarm {name}: {previous} -> {evaluation.state}", flush=True)
                     except Exception as err:  # keep evaluating the others; moto may be busy or stopping
                         print(f"[local] could not publish alarm {name}: {err}", flush=True)
+            self._evaluator_rounds += 1
 
     # ------------------------------------------------------------------ circuits, read past the fault proxy
 
