@@ -21,7 +21,7 @@ from mangaassist.breaker import (
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.bedrock import BedrockLlm
 from mangaassist.registry import REGISTRY
-from tests.fakes import InMemoryCircuitStore
+from tests.fakes import InMemoryCircuitStore, ManualClock
 
 pytestmark = pytest.mark.integration
 
@@ -94,32 +94,47 @@ def test_a_grounded_answer_in_the_customers_language(llm, fleet):
     assert fleet.stats()["llm"] == {"calls": 2, "failures": 0}
 
 
-def test_throttling_is_retried_at_most_three_times_then_counted_once(llm, breakers, fleet):
+class Pauses:
+    """BedrockLlm's sleep: records each backoff pause and moves the deadline's clock by it, in no real time."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.taken: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.taken.append(seconds)
+        self.clock.advance(seconds)
+
+
+def test_throttling_is_retried_at_most_three_times_then_counted_once(breakers, fleet):
+    clock = ManualClock()
+    pauses = Pauses(clock)
+    llm = BedrockLlm(breakers, rng=MaxJitter(), sleep=pauses)
     fleet.set_fault("llm", "throttle")
-    started = time.perf_counter()
-    assert outage(lambda: ask(llm, "hi", Deadline(5))).kind is FailureKind.THROTTLED
+    assert outage(lambda: ask(llm, "hi", Deadline(5, clock=clock))).kind is FailureKind.THROTTLED
     assert fleet.stats()["llm"]["calls"] == 3
-    assert 0.2 + 0.4 <= time.perf_counter() - started < 2
+    assert pauses.taken == pytest.approx([0.2, 0.4])  # exponential backoff between them, none after the last
     assert counted(breakers) == 1
 
 
 def test_throttle_backoff_stops_where_the_deadline_leaves_no_room(breakers, fleet):
-    llm = BedrockLlm(breakers, rng=MaxJitter(), max_attempts=10, min_attempt_s=0.3)
-    llm.ping(LLM_TIMEOUT_MS / 1000)  # client built before the clock starts
-    fleet.reset_stats()
+    clock = ManualClock()
+    pauses = Pauses(clock)
+    llm = BedrockLlm(breakers, rng=MaxJitter(), max_attempts=10, min_attempt_s=0.3, sleep=pauses)
     fleet.set_fault("llm", "throttle")
-    started = time.perf_counter()
     # Pauses 0.2 s, 0.4 s, 0.8 s...: within 1.5 s a third pause would leave less than 0.3 s for its attempt.
-    outage(lambda: ask(llm, "hi", Deadline(1.5)))
+    outage(lambda: ask(llm, "hi", Deadline(1.5, clock=clock)))
     assert fleet.stats()["llm"]["calls"] == 3
-    assert time.perf_counter() - started < 1.5
+    assert pauses.taken == pytest.approx([0.2, 0.4])  # the 0.8 s pause was not taken: it did not fit
 
     fleet.reset_stats()
+    clock = ManualClock()
+    pauses = Pauses(clock)
     # 0.6 s and the default 0.5 s per attempt: even the first pause does not fit.
-    outage(
-        lambda: BedrockLlm(breakers, rng=MaxJitter()).converse("", [{"role": "user", "content": "hi"}], Deadline(0.6))
-    )
+    llm = BedrockLlm(breakers, rng=MaxJitter(), sleep=pauses)
+    outage(lambda: llm.converse("", [{"role": "user", "content": "hi"}], Deadline(0.6, clock=clock)))
     assert fleet.stats()["llm"]["calls"] == 1
+    assert pauses.taken == []
 
 
 def test_a_throttle_that_clears_during_backoff_still_answers(llm, breakers, fleet):
@@ -160,8 +175,9 @@ def test_the_deadline_caps_the_timeout(fleet):
     llm.ping(0.5)
     fleet.set_fault("llm", "hang")
     started = time.perf_counter()
-    outage(lambda: ask(llm, "hi", Deadline(0.6)))
-    assert time.perf_counter() - started < 0.6 + 0.5
+    assert outage(lambda: ask(llm, "hi", Deadline(0.6))).kind is FailureKind.TIMEOUT
+    # Real sockets, so real time; 1.5 s of slack for a busy machine still falls well short of the 3 s timeout.
+    assert time.perf_counter() - started < 0.6 + 1.5
 
 
 def test_the_circuit_opens_and_then_nothing_reaches_bedrock(llm, breakers, fleet):

@@ -201,11 +201,16 @@ def test_an_open_circuit_sends_nothing_to_the_service(downstream, breakers, flee
 # ---------------------------------------------------------------------- deadline and configuration
 
 
-def test_the_deadline_caps_the_timeout(downstream, fleet):
+def test_the_deadline_caps_the_timeout(fleet, monkeypatch):
+    # A 3 s registry timeout against a 0.08 s deadline: real sockets, so real time, but the two are far enough
+    # apart for a generous bound (1.5 s of scheduling slack on a busy 2-core machine) to still tell them apart.
+    registry = {**FAST_REGISTRY, ORDERS: dataclasses.replace(FAST_REGISTRY[ORDERS], timeout_ms=3000)}
+    monkeypatch.setenv("ORDER_SERVICE_URL", fleet.urls()[ORDERS])
+    downstream = HttpDownstream(CircuitBreakers(InMemoryCircuitStore(), registry=registry))
     fleet.set_fault(ORDERS, "hang")
     started = time.perf_counter()
-    outage(lambda: downstream.recent_orders("cust-0001", Deadline(0.08)))
-    assert time.perf_counter() - started < 0.08 + 0.5
+    assert outage(lambda: downstream.recent_orders("cust-0001", Deadline(0.08))).kind is FailureKind.TIMEOUT
+    assert time.perf_counter() - started < 0.08 + 1.5
 
 
 def test_an_exhausted_deadline_sends_nothing_and_counts_nothing(downstream, breakers, fleet):
