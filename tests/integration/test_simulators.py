@@ -192,6 +192,14 @@ def test_error_and_throttle_answer_503_and_429(http, fleet):
     assert fleet.stats()["catalog"] == {"calls": 2, "failures": 2}
 
 
+def wait_until(condition, timeout_s: float = 10.0) -> None:
+    """Polls for a signal; the timeout only turns a signal that never comes into a failure."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
 def test_slow_answers_correctly_after_the_latency(http, fleet):
     fleet.set_fault("promotions", "slow", latency_ms=300)
     started = time.perf_counter()
@@ -222,7 +230,8 @@ def test_hang_holds_until_the_client_gives_up_and_never_blocks_shutdown(http):
 
         waiter = threading.Thread(target=patient)
         waiter.start()
-        time.sleep(0.2)
+        # The simulator has counted the patient call: it is hanging there now, not still on its way.
+        wait_until(lambda: own.stats()["user_profile"]["calls"] == 2)
         stopping = time.perf_counter()
         own.stop()
         assert time.perf_counter() - stopping < 2
@@ -260,7 +269,10 @@ def test_faults_break_health_checks_too_and_stay_per_service(http, fleet):
 
 
 def test_parallel_callers_are_all_counted(fleet):
-    fleet.set_fault("catalog", "slow", latency_ms=100)
+    # Each call is held 2 s; the simulator counts a call when it arrives. All 20 counted before any has been
+    # answered means they overlapped: a server that queued them would answer the first before admitting the
+    # second. This replaces a 1.5 s bound on the whole batch.
+    fleet.set_fault("catalog", "slow", latency_ms=2000)
     results: list[int] = []
     lock = threading.Lock()
 
@@ -272,11 +284,12 @@ def test_parallel_callers_are_all_counted(fleet):
             results.append(status)
 
     threads = [threading.Thread(target=call) for _ in range(20)]
-    started = time.perf_counter()
     for thread in threads:
         thread.start()
+    wait_until(lambda: fleet.stats()["catalog"]["calls"] == 20)
+    with lock:
+        assert results == []  # none answered yet, all 20 admitted: they are in flight together
     for thread in threads:
         thread.join()
     assert results == [200] * 20
-    assert time.perf_counter() - started < 1.5  # threaded: 20 slow calls overlap instead of queueing
     assert fleet.stats()["catalog"] == {"calls": 20, "failures": 0}
