@@ -341,9 +341,11 @@ def test_a_service_without_a_prober_is_a_failed_ping(fleet):
 def test_a_prober_that_ignores_its_timeout_is_abandoned(fleet):
     registry = {"catalog": replace(REGISTRY["catalog"], timeout_ms=50)}
     release = threading.Event()
+    answered = threading.Event()
 
     def hangs(timeout_s):
         release.wait(5)
+        answered.set()
         return PingResult("catalog", True, 1.0)
 
     breakers = CircuitBreakers(InMemoryCircuitStore(), registry=registry, clock=fleet.clock, cache_ttl_s=0)
@@ -359,10 +361,17 @@ def test_a_prober_that_ignores_its_timeout_is_abandoned(fleet):
     started = time.perf_counter()
     report = pinger.run()
     elapsed = time.perf_counter() - started
+    still_hanging = not answered.is_set()
     release.set()
-    assert elapsed < 1.0
+    # Deterministic: run() came back while the prober was still blocked, with the abandoned result (no latency).
+    assert still_hanging
     assert report.results["catalog"].ok is False
     assert report.results["catalog"].failure is FailureKind.TIMEOUT
+    assert report.results["catalog"].latency_ms is None
+    # The join is a real concurrent.futures wait the pinger does not let us clock, so how soon it gives up
+    # (0.05 s timeout + 0.1 s grace) stays a wall-clock bound, loose enough for a busy machine and still
+    # short of the default 1 s grace, which would mean join_grace_s was ignored.
+    assert elapsed < 1.0
 
 
 def test_each_prober_gets_its_registry_timeout(fleet):
