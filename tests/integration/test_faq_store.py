@@ -351,3 +351,19 @@ def test_seed_script_refuses_an_invalid_document(bucket, tmp_path):
     with pytest.raises(ValueError, match="entries"):
         seed_faq.seed(bucket, KEY, bad)
     assert client("s3").list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_corrupt_vectors_beside_the_document_are_embedded_again_and_the_s3_document_still_serves(bucket, caplog):
+    from mangaassist.faq.vectors import vectors_key
+    from mangaassist.understanding.encoder import shared_encoder
+
+    put(bucket, document_with_marker())
+    client("s3").put_object(Bucket=bucket, Key=vectors_key(KEY), Body=b"PK\x03\x04 not a zip at all")
+    store = FaqStore.from_env(encoder=shared_encoder).load()
+    assert store.source == "s3"
+    assert shipping_fee_answer(store) == MARKER
+    assert "faq_vectors_unreadable" in caplog.text
+    index = store.index()
+    index.retrieve("ship to Germany?", "en")  # the first question starts the embedding off the request path
+    assert index.vectors_ready.wait(30)
+    assert index.retrieve("Do you ship to Germany?", "en").ranked[0].dense > 0

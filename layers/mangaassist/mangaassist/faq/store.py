@@ -262,7 +262,7 @@ class FaqStore:
         try:
             response = self._client().get_object(Bucket=self.bucket, Key=key)
             return FaqVectors.from_bytes(response["Body"].read(MAX_DOCUMENT_BYTES * 4))
-        except (ClientError, BotoCoreError, OSError, ValueError, KeyError) as err:
+        except Exception as err:  # missing, unreachable or corrupt (a bad zip): each means "embed it later"
             logger.warning("faq_vectors_unreadable", extra={"key": key, "code": type(err).__name__})
             return None
 
