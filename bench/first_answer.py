@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.coldstart import IMPORT_HANDLER
 from local.moto_process import MotoServer
 from local.provision import function_env, local_refs, provision
 
@@ -33,14 +34,10 @@ RESULTS = ROOT / "bench" / "results" / "first_answer.json"
 BEFORE_REV = "7fa52f0"  # main just before "Understanding with an embedded encoder" (4f53430)
 GOAL_RATIO = 1.5
 
-PROBE = """
-import importlib.util, json, sys, time
-started = time.perf_counter()
-spec = importlib.util.spec_from_file_location("app", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-sys.modules["app"] = module
-spec.loader.exec_module(module)
-initialised = time.perf_counter()
+PROBE = (
+    IMPORT_HANDLER
+    + """
+import json
 
 class Context:
     function_name = "mangaassist-chat"
@@ -55,8 +52,9 @@ response = module.lambda_handler(event, Context())
 answered = time.perf_counter()
 body = json.loads(response["body"])
 print(json.dumps({"status": response["statusCode"], "intent": body.get("intent"), "degraded_reason":
-    body.get("degraded_reason"), "init_ms": (initialised - started) * 1000, "total_ms": (answered - started) * 1000}))
+    body.get("degraded_reason"), "init_ms": (ready - started) * 1000, "total_ms": (answered - started) * 1000}))
 """
+)
 
 
 def worktree(rev: str) -> Path:
