@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mangaassist.chat.replies import LABEL, TEXT, Links, order_line, product_fact, product_line, return_line
+from mangaassist.chat.replies import LABEL, PAGES, TEXT, Links, order_line, product_fact, product_line, return_line
 from mangaassist.downstream.models import Order, Product, ReturnCase
 from mangaassist.language import detect_language
 
@@ -86,9 +86,14 @@ def test_return_line_localises_known_statuses() -> None:
 
 def test_links_live_under_the_store_base_url() -> None:
     links = Links("https://manga-store.example.jp")
-    assert links.order_history == "https://manga-store.example.jp/gp/css/order-history"
+    assert links.page("order_history") == "https://manga-store.example.jp/gp/css/order-history"
     assert (
         links.search("ワンピース 107")
         == "https://manga-store.example.jp/s?k=%E3%83%AF%E3%83%B3%E3%83%94%E3%83%BC%E3%82%B9+107"
     )
-    assert links.search("") == links.manga
+    assert links.search("") == "https://manga-store.example.jp/manga"
+
+
+def test_every_page_link_has_a_label_in_both_languages() -> None:
+    assert set(PAGES) <= set(LABEL)
+    assert all(set(LABEL[key]) == {"ja", "en"} for key in PAGES)

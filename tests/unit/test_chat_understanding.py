@@ -52,7 +52,7 @@ def test_bedrock_down_a_close_call_asks_did_you_mean_with_suggestions(handler, m
         assert action["label"] == action["message"] == entry.questions.ja[0]
         assert set(action) == {"type", "label", "message", "faq_id"}
     kinds = [a["type"] for a in body["actions"]]
-    help_center = runtime.orchestrator.links.help_center
+    help_center = runtime.orchestrator.links.page("help_center")
     assert "escalation" in kinds
     assert any(a.get("url") == help_center for a in body["actions"])
     assert [s["faq_id"] for s in body["sources"]] == [a["faq_id"] for a in suggestions]

@@ -98,10 +98,10 @@ def check_fallback(
     no_llm = "llm" in down or over_budget
     if intent is Intent.ORDER_TRACKING:
         if not signed_in:
-            assert LINKS.sign_in in link_urls(body)
+            assert LINKS.page("sign_in") in link_urls(body)
             assert "orders" not in body
         elif "order_service" in down:
-            assert LINKS.order_history in link_urls(body)
+            assert LINKS.page("order_history") in link_urls(body)
             assert has_escalation(body)
             assert "orders" not in body
         else:
@@ -109,7 +109,7 @@ def check_fallback(
             assert ORDER_IDS[0] in message
     if intent is Intent.RETURNS:
         if signed_in and "returns_service" in down:
-            assert LINKS.returns_help in link_urls(body)
+            assert LINKS.page("returns_help") in link_urls(body)
             assert has_escalation(body)
             assert RETURN_ID not in message
         elif signed_in:

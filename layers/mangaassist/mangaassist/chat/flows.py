@@ -202,12 +202,21 @@ def faq_source(match: Any, lang: str, fallback_url: str | None = None) -> Source
 
 
 def faq_sources(matches: list[Any], turn: Turn) -> list[Source]:
-    return [faq_source(m, turn.lang, turn.links.help_center) for m in matches]
+    return [faq_source(m, turn.lang, turn.links.page("help_center")) for m in matches]
 
 
 def faq_suggestion(match: Any, lang: str) -> Action:
     question = faq_question(match, lang)
     return Action("suggestion", question, message=question, faq_id=match.entry.id)
+
+
+def page_link(key: str, turn: Turn) -> Action:
+    return Action("link", label(key, turn.lang), turn.links.page(key))
+
+
+def search_link(turn: Turn) -> Action:
+    """The store's search for what the customer wrote."""
+    return Action("link", label("search", turn.lang), turn.links.search(search_query(turn.message)))
 
 
 def escalation(lang: str) -> Action:
@@ -251,7 +260,7 @@ def _orders(turn: Turn) -> list[Order]:
 
 def order_status(turn: Turn) -> Reply:
     orders = _orders(turn)
-    history = Action("link", label("order_history", turn.lang), turn.links.order_history)
+    history = page_link("order_history", turn)
     if not orders:
         return Reply(text("no_orders", turn.lang), [history], orders=[])
     lines = [text("orders_intro", turn.lang), *(order_line(o, turn.lang) for o in orders)]
@@ -262,20 +271,11 @@ def order_status(turn: Turn) -> Reply:
 
 
 def order_history_link(turn: Turn) -> Reply:
-    return Reply(
-        text("orders_unavailable", turn.lang),
-        [Action("link", label("order_history", turn.lang), turn.links.order_history), escalation(turn.lang)],
-    )
+    return Reply(text("orders_unavailable", turn.lang), [page_link("order_history", turn), escalation(turn.lang)])
 
 
 def sign_in_for_orders(turn: Turn) -> Reply:
-    return Reply(
-        text("sign_in_for_orders", turn.lang),
-        [
-            Action("link", label("sign_in", turn.lang), turn.links.sign_in),
-            Action("link", label("order_history", turn.lang), turn.links.order_history),
-        ],
-    )
+    return Reply(text("sign_in_for_orders", turn.lang), [page_link("sign_in", turn), page_link("order_history", turn)])
 
 
 # ---------------------------------------------------------------- returns
@@ -285,7 +285,7 @@ def return_cases(turn: Turn) -> Reply:
     cases: list[ReturnCase] = turn.call(
         "returns_service", ("returns",), turn.downstream.returns, turn.customer_id, turn.deadline
     )
-    help_link = Action("link", label("returns_help", turn.lang), turn.links.returns_help)
+    help_link = page_link("returns_help", turn)
     if not cases:
         return Reply(text("no_returns", turn.lang), [help_link])
     lines = [text("returns_intro", turn.lang), *(return_line(c, turn.lang) for c in cases)]
@@ -298,20 +298,11 @@ def return_cases(turn: Turn) -> Reply:
 
 
 def returns_help_link(turn: Turn) -> Reply:
-    return Reply(
-        text("returns_unavailable", turn.lang),
-        [Action("link", label("returns_help", turn.lang), turn.links.returns_help), escalation(turn.lang)],
-    )
+    return Reply(text("returns_unavailable", turn.lang), [page_link("returns_help", turn), escalation(turn.lang)])
 
 
 def returns_guide(turn: Turn) -> Reply:
-    return Reply(
-        text("returns_guide", turn.lang),
-        [
-            Action("link", label("returns_help", turn.lang), turn.links.returns_help),
-            Action("link", label("sign_in", turn.lang), turn.links.sign_in),
-        ],
-    )
+    return Reply(text("returns_guide", turn.lang), [page_link("returns_help", turn), page_link("sign_in", turn)])
 
 
 # ---------------------------------------------------------------- recommendations
@@ -359,14 +350,14 @@ def popular_items(turn: Turn) -> Reply:
 def browse_search_and_faq(turn: Turn) -> Reply:
     message = text("catalog_unavailable", turn.lang)
     actions = [
-        Action("link", label("browse_manga", turn.lang), turn.links.manga),
-        Action("link", label("search", turn.lang), turn.links.search(search_query(turn.message))),
+        page_link("browse_manga", turn),
+        search_link(turn),
     ]
     matches = turn.faq_matches()
     if matches:
         message += "\n\n" + text("faq_hint", turn.lang, answer=faq_answer(matches[0], turn.lang))
         actions += faq_actions(matches[0], turn.lang)
-    actions.append(Action("link", label("help_center", turn.lang), turn.links.help_center))
+    actions.append(page_link("help_center", turn))
     return Reply(message, actions, sources=faq_sources(matches, turn))
 
 
@@ -393,7 +384,7 @@ def _products(turn: Turn) -> list[Product]:
 def _no_products(turn: Turn) -> Reply:
     return Reply(
         text("no_products", turn.lang),
-        [Action("link", label("search", turn.lang), turn.links.search(search_query(turn.message)))],
+        [search_link(turn)],
         items=[],
         unaffected=True,
     )
@@ -416,10 +407,7 @@ def product_list(turn: Turn) -> Reply:
 
 
 def product_text_link(turn: Turn) -> Reply:
-    return Reply(
-        text("product_details_unavailable", turn.lang),
-        [Action("link", label("search", turn.lang), turn.links.search(search_query(turn.message)))],
-    )
+    return Reply(text("product_details_unavailable", turn.lang), [search_link(turn)])
 
 
 # ---------------------------------------------------------------- FAQ and everything else
@@ -428,7 +416,7 @@ def product_text_link(turn: Turn) -> Reply:
 def _faq_no_match(turn: Turn) -> Reply:
     return Reply(
         text("faq_no_match", turn.lang),
-        [Action("link", label("help_center", turn.lang), turn.links.help_center), escalation(turn.lang)],
+        [page_link("help_center", turn), escalation(turn.lang)],
         unaffected=True,
     )
 
@@ -444,7 +432,7 @@ def faq_generated(turn: Turn) -> Reply:
     answer = _generated(turn, prompts.faq_system(_grounding(matches, turn.lang), turn.lang))
     actions = [
         *faq_actions(matches[0], turn.lang),
-        Action("link", label("help_center", turn.lang), turn.links.help_center),
+        page_link("help_center", turn),
     ]
     return Reply(answer, actions, sources=faq_sources(matches, turn))
 
@@ -461,7 +449,7 @@ def faq_canned(turn: Turn) -> Reply:
             text("faq_suggest", turn.lang),
             [
                 *(faq_suggestion(m, turn.lang) for m in matches),
-                Action("link", label("help_center", turn.lang), turn.links.help_center),
+                page_link("help_center", turn),
                 escalation(turn.lang),
             ],
             sources=faq_sources(matches, turn),
@@ -476,17 +464,11 @@ def open_generated(turn: Turn) -> Reply:
 
 
 def cant_help(turn: Turn) -> Reply:
-    return Reply(
-        text("cant_help", turn.lang),
-        [escalation(turn.lang), Action("link", label("help_center", turn.lang), turn.links.help_center)],
-    )
+    return Reply(text("cant_help", turn.lang), [escalation(turn.lang), page_link("help_center", turn)])
 
 
 def escalate(turn: Turn) -> Reply:
-    return Reply(
-        text("escalate", turn.lang),
-        [escalation(turn.lang), Action("link", label("contact", turn.lang), turn.links.contact)],
-    )
+    return Reply(text("escalate", turn.lang), [escalation(turn.lang), page_link("contact", turn)])
 
 
 def greeting_personal(turn: Turn) -> Reply:

@@ -172,6 +172,17 @@ def label(key: str, lang: str, **values: object) -> str:
     return template.format(**values) if values else template
 
 
+# Store pages by the LABEL key of the link that points to them.
+PAGES: dict[str, str] = {
+    "order_history": "/gp/css/order-history",
+    "returns_help": "/gp/help/customer/returns",
+    "browse_manga": "/manga",
+    "help_center": "/gp/help/customer",
+    "contact": "/gp/help/customer/contact-us",
+    "sign_in": "/ap/signin",
+}
+
+
 @dataclass(frozen=True)
 class Links:
     """Store pages the chat points customers to; the host comes from STORE_BASE_URL."""
@@ -182,32 +193,12 @@ class Links:
     def from_env(cls) -> Links:
         return cls(os.getenv("STORE_BASE_URL", DEFAULT_STORE_BASE_URL).rstrip("/"))
 
-    @property
-    def order_history(self) -> str:
-        return f"{self.base_url}/gp/css/order-history"
-
-    @property
-    def returns_help(self) -> str:
-        return f"{self.base_url}/gp/help/customer/returns"
-
-    @property
-    def manga(self) -> str:
-        return f"{self.base_url}/manga"
-
-    @property
-    def help_center(self) -> str:
-        return f"{self.base_url}/gp/help/customer"
-
-    @property
-    def contact(self) -> str:
-        return f"{self.base_url}/gp/help/customer/contact-us"
-
-    @property
-    def sign_in(self) -> str:
-        return f"{self.base_url}/ap/signin"
+    def page(self, key: str) -> str:
+        """The store page a link labelled LABEL[key] points to."""
+        return f"{self.base_url}{PAGES[key]}"
 
     def search(self, query: str) -> str:
-        return f"{self.base_url}/s?k={quote_plus(query)}" if query else self.manga
+        return f"{self.base_url}/s?k={quote_plus(query)}" if query else self.page("browse_manga")
 
 
 # ---------------------------------------------------------------- lines built from real data only
