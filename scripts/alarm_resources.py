@@ -6,6 +6,7 @@ mangaassist.ops.alarms so the deployed alarm and the relay's runbook link cannot
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mangaassist.ops import slo
@@ -75,6 +76,31 @@ def _expression(metric_id: str, expression: str, label: str) -> dict[str, Any]:
     return {"Id": metric_id, "Expression": expression, "Label": label, "ReturnData": True}
 
 
+def _metric(namespace: str, name: str, dimensions: dict[str, Any], stat: str, period: int) -> dict[str, Any]:
+    """The properties of an alarm on one metric; percentiles ("p99") are CloudWatch's extended statistics."""
+    statistic = {"ExtendedStatistic": stat} if re.fullmatch(r"p\d+(\.\d+)?", stat) else {"Statistic": stat}
+    return {
+        "Namespace": namespace,
+        "MetricName": name,
+        "Dimensions": _dimensions(dimensions),
+        **statistic,
+        "Period": period,
+    }
+
+
+def _fires(
+    threshold: float, comparison: str, periods: int = 1, datapoints: int = 1, missing: str = "notBreaching"
+) -> dict[str, Any]:
+    """When an alarm fires: `datapoints` of the last `periods` periods compare to `threshold`."""
+    return {
+        "Threshold": threshold,
+        "ComparisonOperator": comparison,
+        "EvaluationPeriods": periods,
+        "DatapointsToAlarm": datapoints,
+        "TreatMissingData": missing,
+    }
+
+
 def _alarm(spec: AlarmSpec, **properties: Any) -> dict[str, Any]:
     actions: dict[str, Any] = {}
     if not spec.component:
@@ -110,30 +136,18 @@ def order_service_availability(spec: AlarmSpec) -> dict[str, Any]:
                 f"{order.error_metric} + {order.timeout_metric}",
             ),
         ],
-        Threshold=ORDER_SERVICE_ERRORS_PER_MINUTE,
-        ComparisonOperator="GreaterThanThreshold",
-        EvaluationPeriods=1,
-        DatapointsToAlarm=1,
-        TreatMissingData="notBreaching",
+        **_fires(ORDER_SERVICE_ERRORS_PER_MINUTE, "GreaterThanThreshold"),
     )
 
 
 def circuit_open(spec: AlarmSpec, svc: ServiceSpec) -> dict[str, Any]:
     return _alarm(
         spec,
-        Namespace=METRIC_NAMESPACE,
-        MetricName=CIRCUIT_OPEN_METRIC,
-        Dimensions=_dimensions(_service_dims(svc)),
-        Statistic="Maximum",
-        Period=60,
-        EvaluationPeriods=1,
-        DatapointsToAlarm=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        **_metric(METRIC_NAMESPACE, CIRCUIT_OPEN_METRIC, _service_dims(svc), "Maximum", 60),
         # CircuitOpen is written on every transition and by every health-ping run. When it stops (the pinger
         # removed or broken, which HealthPingSilent pages on by itself), "missing" would leave this alarm, and
         # its PagerDuty incident, open for good: INSUFFICIENT_DATA has no action. A gap resolves it instead.
-        TreatMissingData="notBreaching",
+        **_fires(1, "GreaterThanOrEqualToThreshold", missing="notBreaching"),
     )
 
 
@@ -156,12 +170,8 @@ def bedrock_availability(spec: AlarmSpec) -> dict[str, Any]:
                 f"1 = Bedrock failed its ping or >= {llm.breaker.failure_threshold} chat calls failed",
             ),
         ],
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
         # As many bad minutes in a row as failed pings it takes to open the circuit fleet-wide.
-        EvaluationPeriods=llm.ping_failures_to_open,
-        DatapointsToAlarm=llm.ping_failures_to_open,
-        TreatMissingData="notBreaching",
+        **_fires(1, "GreaterThanOrEqualToThreshold", llm.ping_failures_to_open, llm.ping_failures_to_open),
     )
 
 
@@ -169,16 +179,8 @@ def lambda_metric(spec: AlarmSpec, function: str, metric: str, rule: tuple[int, 
     threshold, datapoints, periods = rule
     return _alarm(
         spec,
-        Namespace="AWS/Lambda",
-        MetricName=metric,
-        Dimensions=_dimensions({"FunctionName": ref(FUNCTIONS[function])}),
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=periods,
-        DatapointsToAlarm=datapoints,
-        Threshold=threshold,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
+        **_metric("AWS/Lambda", metric, {"FunctionName": ref(FUNCTIONS[function])}, "Sum", 60),
+        **_fires(threshold, "GreaterThanOrEqualToThreshold", periods, datapoints),
     )
 
 
@@ -195,43 +197,24 @@ def api_5xx(spec: AlarmSpec) -> dict[str, Any]:
                 "5xx share of API requests (%)",
             ),
         ],
-        Threshold=API_5XX_PERCENT,
-        ComparisonOperator="GreaterThanThreshold",
-        EvaluationPeriods=5,
-        DatapointsToAlarm=3,
-        TreatMissingData="notBreaching",
+        **_fires(API_5XX_PERCENT, "GreaterThanThreshold", 5, 3),
     )
 
 
 def api_latency(spec: AlarmSpec) -> dict[str, Any]:
     return _alarm(
         spec,
-        Namespace="AWS/ApiGateway",
-        MetricName="Latency",
-        Dimensions=_dimensions({"ApiName": API_NAME, "Stage": STAGE}),
-        ExtendedStatistic="p99",
-        Period=60,
-        EvaluationPeriods=5,
-        DatapointsToAlarm=5,
-        Threshold=api_p99_threshold_ms(),
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
+        **_metric("AWS/ApiGateway", "Latency", {"ApiName": API_NAME, "Stage": STAGE}, "p99", 60),
+        **_fires(api_p99_threshold_ms(), "GreaterThanThreshold", 5, 5),
     )
 
 
 def relay_failed_deliveries(spec: AlarmSpec) -> dict[str, Any]:
+    queue = {"QueueName": get_att(RELAY_FAILURE_QUEUE, "QueueName")}
     return _alarm(
         spec,
-        Namespace="AWS/SQS",
-        MetricName="ApproximateNumberOfMessagesVisible",
-        Dimensions=_dimensions({"QueueName": get_att(RELAY_FAILURE_QUEUE, "QueueName")}),
-        Statistic="Maximum",
-        Period=60,
-        EvaluationPeriods=1,
-        DatapointsToAlarm=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
+        **_metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Maximum", 60),
+        **_fires(1, "GreaterThanOrEqualToThreshold"),
     )
 
 
@@ -239,17 +222,9 @@ def health_ping_silent(spec: AlarmSpec) -> dict[str, Any]:
     llm = service("llm")  # pinged on every run, so its results prove the pinger runs
     return _alarm(
         spec,
-        Namespace=METRIC_NAMESPACE,
-        MetricName=PING_AVAILABILITY_METRIC,
-        Dimensions=_dimensions(_service_dims(llm)),
-        Statistic="SampleCount",
-        Period=300,
-        EvaluationPeriods=1,
-        DatapointsToAlarm=1,
-        Threshold=1,
-        ComparisonOperator="LessThanThreshold",
+        **_metric(METRIC_NAMESPACE, PING_AVAILABILITY_METRIC, _service_dims(llm), "SampleCount", 300),
         # No data is the very thing this alarm is about.
-        TreatMissingData="breaching",
+        **_fires(1, "LessThanThreshold", missing="breaching"),
     )
 
 
@@ -265,12 +240,8 @@ def state_store_errors(spec: AlarmSpec) -> dict[str, Any]:
     return _alarm(
         spec,
         Metrics=metrics,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
         # A throttled burst is absorbed by the breaker's snapshot; three minutes out of five is an outage.
-        EvaluationPeriods=5,
-        DatapointsToAlarm=3,
-        TreatMissingData="notBreaching",
+        **_fires(1, "GreaterThanOrEqualToThreshold", 5, 3),
     )
 
 
@@ -284,11 +255,7 @@ def faq_store_errors(spec: AlarmSpec) -> dict[str, Any]:
             # 4xx counts too: a missing FAQ object (403/404) is an outage of the FAQ store for the chat.
             _expression("failed_reads", "FILL(client_errors, 0) + FILL(server_errors, 0)", "FAQ bucket 4xx + 5xx"),
         ],
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        EvaluationPeriods=1,
-        DatapointsToAlarm=1,
-        TreatMissingData="notBreaching",
+        **_fires(1, "GreaterThanOrEqualToThreshold"),
     )
 
 
@@ -331,11 +298,7 @@ def slo_window(spec: AlarmSpec, window_s: int, burn_rate: float) -> dict[str, An
                 f"error budget burn rate over {slo.window_label(window_s)}",
             ),
         ],
-        Threshold=burn_rate,
-        ComparisonOperator="GreaterThanThreshold",
-        EvaluationPeriods=1,
-        DatapointsToAlarm=1,
-        TreatMissingData="notBreaching",
+        **_fires(burn_rate, "GreaterThanThreshold"),
     )
 
 
