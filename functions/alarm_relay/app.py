@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from mangaassist.alerting.relay import AlarmRelay, relay_from_env
 from mangaassist.observability import capture_lambda_handler, logger, metrics
 
+_relay: AlarmRelay | None = None
 
-@functools.cache
+
+def bootstrap(**wiring: Any) -> AlarmRelay:
+    """This environment's relay, kept for its life (settings, AWS clients, HTTP session, secret cache). Lambda
+    builds it on the first event; a caller that needs a new execution environment, or other wiring (another
+    HTTP session), builds it again before the next one."""
+    global _relay
+    _relay = relay_from_env(**wiring)
+    return _relay
+
+
 def relay() -> AlarmRelay:
-    # Built on first use, not at import: settings, clients and the secret cache live as long as the environment.
-    return relay_from_env()
+    return _relay or bootstrap()
 
 
 @logger.inject_lambda_context(clear_state=True)

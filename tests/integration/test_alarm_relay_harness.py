@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 
 from local.receivers import Receiver, pagerduty_receiver, slack_receiver
@@ -106,7 +107,7 @@ class Bench:
 
     def fresh_relay(self) -> None:
         """A new execution environment: settings re-read, secret cache empty."""
-        self.handler_module.relay.cache_clear()
+        self.handler_module.bootstrap()
 
     def alarm_item(self, alarm_name: str) -> dict[str, Any]:
         item = _client("dynamodb", self.endpoint).get_item(
@@ -185,8 +186,7 @@ def bench(aws_env, state_table, receivers, monkeypatch) -> Bench:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     module = load_handler_module()
-    module.relay.cache_clear()
-    yield Bench(
+    return Bench(
         endpoint=endpoint,
         slack=slack,
         pagerduty=pager,
@@ -198,7 +198,6 @@ def bench(aws_env, state_table, receivers, monkeypatch) -> Bench:
         webhook_url=webhook_url,
         routing_key=routing_key,
     )
-    module.relay.cache_clear()
 
 
 def test_idempotency_table_has_the_key_schema_powertools_writes(bench):
@@ -218,3 +217,27 @@ def test_webhook_and_routing_key_reach_the_receivers(bench):
     assert pd_request.path == "/v2/enqueue"
     assert pd_request.json()["routing_key"] == bench.routing_key
     assert slack_request.headers["Content-Type"] == "application/json"
+
+
+def test_bootstrap_wires_the_relay_the_handler_uses(bench):
+    """The relay's one wiring seam, like the chat's and the pinger's: what bootstrap builds serves every event
+    after it, until the next bootstrap (a new execution environment)."""
+
+    class CountingSession(requests.Session):
+        def __init__(self) -> None:
+            super().__init__()
+            self.posts = 0
+
+        def post(self, *args: Any, **kwargs: Any) -> requests.Response:
+            self.posts += 1
+            return super().post(*args, **kwargs)
+
+    session = CountingSession()
+    relay = bench.handler_module.bootstrap(session=session)
+    bench.invoke_file("alarm_metric_math_alarm")
+    assert bench.handler_module.relay() is relay
+    assert session.posts == 2  # Slack and PagerDuty, through the session bootstrap was given
+    assert len(bench.slack.requests) == len(bench.pagerduty.requests) == 1
+
+    bench.fresh_relay()
+    assert bench.handler_module.relay() is not relay

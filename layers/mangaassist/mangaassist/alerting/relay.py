@@ -308,9 +308,10 @@ def _mark_replayed(response: Any, _record: Any) -> Any:
     return {**response, "replayed": True} if isinstance(response, dict) else response
 
 
-def relay_from_env() -> AlarmRelay:
-    """The relay one execution environment uses: settings, AWS clients and the HTTP session built once."""
-    settings = RelaySettings.from_env()
+def relay_from_env(settings: RelaySettings | None = None, session: requests.Session | None = None) -> AlarmRelay:
+    """The relay one execution environment uses: settings (from the environment unless given), AWS clients and
+    the HTTP session built once."""
+    settings = settings or RelaySettings.from_env()
     dynamodb = client("dynamodb", hot_path=False)
     return AlarmRelay(
         settings,
@@ -319,4 +320,5 @@ def relay_from_env() -> AlarmRelay:
         ),
         ledger=DynamoTransitionLedger(settings.state_table, dynamodb, settings.alarm_memory_days),
         persistence_store=DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb),
+        session=session,
     )
