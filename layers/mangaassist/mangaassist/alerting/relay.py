@@ -8,7 +8,7 @@ records, the invocation raises so Lambda retries it, and the retry re-posts only
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import requests
@@ -130,10 +130,13 @@ class AlarmRelay:
                 return summary
         else:
             summary.update(kind="generic_notice")
-            metrics.add_metric(name="AlarmRelayGenericNotices", unit=MetricUnit.Count, value=1)
-            logger.warning(
+            _report(
+                "AlarmRelayGenericNotices",
+                logger.warning,
                 "unrecognised message on the alarm topic, relaying it as a generic notice",
-                extra={"message_id": envelope.message_id, "why": notice.why, "subject": notice.subject},
+                message_id=envelope.message_id,
+                why=notice.why,
+                subject=notice.subject,
             )
         impact = assess(notice, self.settings.runbook_base_url)
         summary.update(severity=impact.severity, services=list(impact.service_names))
@@ -149,41 +152,35 @@ class AlarmRelay:
             return False
         if claim.previous_definite_state == ALARM:
             return False
-        metrics.add_metric(name="AlarmRelayQuietTransitions", unit=MetricUnit.Count, value=1)
-        logger.info(
+        _report(
+            "AlarmRelayQuietTransitions",
+            logger.info,
             "alarm settled without having alarmed; logged, not posted",
-            extra={
-                "alarm_name": notification.alarm_name,
-                "state_change_time": notification.state_change_time_raw,
-                "previous_definite_state": claim.previous_definite_state or None,
-            },
+            alarm_name=notification.alarm_name,
+            state_change_time=notification.state_change_time_raw,
+            previous_definite_state=claim.previous_definite_state or None,
         )
         return True
 
     def _claim(self, envelope: Envelope, notification: AlarmNotification) -> Claim:
         claim = self.ledger.claim(notification, envelope.message_id)
+        log = {"alarm_name": notification.alarm_name, "message_id": envelope.message_id}
         if not claim.checked:
             logger.warning(
                 "could not check the alarm's last relayed transition; relaying it as news",
-                extra={
-                    "alarm_name": notification.alarm_name,
-                    "message_id": envelope.message_id,
-                    "problem": claim.problem,
-                },
+                extra={**log, "problem": claim.problem},
             )
         if claim.is_news:
             return claim
-        metrics.add_metric(name="AlarmRelayStaleTransitions", unit=MetricUnit.Count, value=1)
-        logger.warning(
+        _report(
+            "AlarmRelayStaleTransitions",
+            logger.warning,
             "older transition than the last one relayed for this alarm; not posted as news",
-            extra={
-                "alarm_name": notification.alarm_name,
-                "message_id": envelope.message_id,
-                "state": notification.new_state,
-                "state_change_time": notification.state_change_time_raw,
-                "relayed_state": claim.newer_state,
-                "relayed_state_change_time": claim.newer_change,
-            },
+            **log,
+            state=notification.new_state,
+            state_change_time=notification.state_change_time_raw,
+            relayed_state=claim.newer_state,
+            relayed_state_change_time=claim.newer_change,
         )
         return claim
 
@@ -206,20 +203,24 @@ class AlarmRelay:
         try:
             secret = self.secrets.read(secret_id)
             if secret is None:
-                metrics.add_metric(name="AlarmRelayChannelNotConfigured", unit=MetricUnit.Count, value=1)
-                logger.warning(
+                _report(
+                    "AlarmRelayChannelNotConfigured",
+                    logger.warning,
                     f"{channel} is not configured: secret {secret_id or '(no secret id set)'} is empty or missing; "
                     "skipping this channel",
-                    extra={**log, "secret_id": secret_id},
+                    **log,
+                    secret_id=secret_id,
                 )
                 return NOT_CONFIGURED
             if channel == SLACK and not secret.startswith(self.settings.slack_webhook_prefix):
-                metrics.add_metric(name="AlarmRelaySlackWebhookRefused", unit=MetricUnit.Count, value=1)
                 # The value is never logged: it may be a real webhook pasted with a typo, i.e. still a secret.
-                logger.error(
+                _report(
+                    "AlarmRelaySlackWebhookRefused",
+                    logger.error,
                     f"slack webhook refused: the value of secret {secret_id} does not start with "
                     f"{self.settings.slack_webhook_prefix}; not posted, not retried",
-                    extra={**log, "secret_id": secret_id},
+                    **log,
+                    secret_id=secret_id,
                 )
                 return REFUSED
             result = self._deliver_once(
@@ -227,29 +228,36 @@ class AlarmRelay:
             )
         except Exception as err:
             # Every failure here is retried by raising after all records; its text may quote a request, so scrub it.
-            metrics.add_metric(name="AlarmRelayDeliveryFailures", unit=MetricUnit.Count, value=1)
-            logger.error(
+            _report(
+                "AlarmRelayDeliveryFailures",
+                logger.error,
                 "delivery failed; the event will be retried",
-                extra={**log, "error": type(err).__name__, "detail": scrub(str(err), self._known_secrets())},
+                **log,
+                error=type(err).__name__,
+                detail=scrub(str(err), self._known_secrets()),
             )
             return FAILED
         outcome = ALREADY_SENT if result.get("replayed") else result["outcome"]
         if outcome == DELIVERED:
-            metrics.add_metric(
-                name=f"AlarmRelay{'Slack' if channel == SLACK else 'PagerDuty'}Delivered",
-                unit=MetricUnit.Count,
-                value=1,
-            )
-            logger.info(f"relayed to {channel}", extra={**log, "status": result["status"]})
+            metric = f"AlarmRelay{'Slack' if channel == SLACK else 'PagerDuty'}Delivered"
+            _report(metric, logger.info, f"relayed to {channel}", **log, status=result["status"])
         elif outcome == REJECTED:
-            metrics.add_metric(name="AlarmRelayRejected", unit=MetricUnit.Count, value=1)
-            logger.error(
+            _report(
+                "AlarmRelayRejected",
+                logger.error,
                 f"{channel} rejected the message; not retried (fix the payload or the secret)",
-                extra={**log, "status": result["status"], "response": result["detail"]},
+                **log,
+                status=result["status"],
+                response=result["detail"],
             )
         else:
-            metrics.add_metric(name="AlarmRelayDuplicatesSuppressed", unit=MetricUnit.Count, value=1)
-            logger.info("already sent by an earlier attempt; not posted again", extra={**log, "was": result["outcome"]})
+            _report(
+                "AlarmRelayDuplicatesSuppressed",
+                logger.info,
+                "already sent by an earlier attempt; not posted again",
+                **log,
+                was=result["outcome"],
+            )
         return outcome
 
     def _request(self, channel: str, envelope: Envelope, impact: Impact, secret: str) -> tuple[str, dict[str, Any]]:
@@ -298,6 +306,13 @@ class AlarmRelay:
                 continue
             if value:
                 yield value
+
+
+def _report(metric: str, log: Callable[..., None], message: str, **extra: Any) -> None:
+    """Every outcome the relay reports is counted (alarms and the dashboard watch the metric) and logged with
+    its why; the log line carries the caller's location, not this function's."""
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    log(message, extra=extra, stacklevel=3)
 
 
 def _alarm_name(envelope: Envelope) -> str:

@@ -6,14 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from mangaassist.alerting.impact import Impact
-from mangaassist.alerting.notification import (
-    ALARM,
-    INSUFFICIENT_DATA,
-    OK,
-    AlarmNotification,
-    Envelope,
-    GenericNotice,
-)
+from mangaassist.alerting.notification import ALARM, INSUFFICIENT_DATA, OK, AlarmNotification, Envelope, GenericNotice
 
 # Block Kit limits (api.slack.com/reference/block-kit/blocks): header text 150, section text 3000, field 2000.
 HEADER_LIMIT = 150
