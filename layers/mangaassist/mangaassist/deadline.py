@@ -31,6 +31,9 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self.budget_s - (self.clock() - self.started))
 
+    def leaves_room_for_a_call(self) -> bool:
+        return self.remaining() >= MIN_CALL_S
+
     def expired(self) -> bool:
         return self.remaining() <= 0.0
 

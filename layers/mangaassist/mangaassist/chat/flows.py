@@ -26,7 +26,7 @@ from mangaassist.chat.replies import (
     return_line,
     text,
 )
-from mangaassist.deadline import MIN_CALL_S, Deadline
+from mangaassist.deadline import Deadline
 from mangaassist.downstream.models import Order, Product, Profile, Promotion, ReturnCase
 from mangaassist.downstream.ports import Downstream, Llm
 
@@ -126,7 +126,7 @@ class Turn:
             return self._memo[key]
         if service not in self.allowed_services():
             raise PolicyViolationError(f"flow {self.row.flow if self.row else None} may not call {service}")
-        if self.deadline.remaining() < MIN_CALL_S:
+        if not self.deadline.leaves_room_for_a_call():
             raise OutOfTimeError(service)
         # Spent only when the call is about to be made: a flow that finds nothing to ask Bedrock about costs none.
         if service == "llm" and not self.spend_llm_budget():

@@ -24,17 +24,11 @@ from botocore.config import Config
 from botocore.parsers import ResponseParserError
 
 from mangaassist import aws_clients
-from mangaassist.breaker import (
-    CircuitBreakers,
-    DependencyClientError,
-    DependencyError,
-    FailureKind,
-    ServiceUnavailableError,
-    classify,
-)
+from mangaassist.breaker import CircuitBreakers, DependencyClientError, DependencyError, FailureKind, classify
 from mangaassist.breaker.failure import dependency_error, failure_for_aws_code
-from mangaassist.deadline import MIN_CALL_S, Deadline
+from mangaassist.deadline import Deadline
 from mangaassist.downstream.models import PingResult
+from mangaassist.downstream.ports import elapsed_ms, refuse_without_time
 from mangaassist.registry import ServiceSpec
 
 logger = logging.getLogger("mangaassist.downstream")
@@ -151,9 +145,7 @@ class BedrockLlm:
     # ------------------------------------------------------------------ the Llm port
 
     def converse(self, system: str, messages: list[dict[str, Any]], deadline: Deadline, max_tokens: int = 400) -> str:
-        if deadline.remaining() < MIN_CALL_S:
-            logger.warning("deadline_exhausted", extra={"service": LLM})
-            raise ServiceUnavailableError(LLM, FailureKind.TIMEOUT)
+        refuse_without_time(LLM, deadline)
         request: dict[str, Any] = {
             "messages": _converse_messages(messages),
             "inferenceConfig": {"maxTokens": max_tokens, "temperature": self.temperature},
@@ -224,9 +216,9 @@ class BedrockLlm:
         except (bx.ClientError, bx.BotoCoreError, ResponseParserError) as err:
             kind = bedrock_failure(err)
             status = (_error_code(err)[1] or None) if isinstance(err, bx.ClientError) else None
-            return PingResult(LLM, False, _since(started), status, failure=kind, detail=_failure_word(err, kind))
+            return PingResult(LLM, False, elapsed_ms(started), status, failure=kind, detail=_failure_word(err, kind))
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
-        return PingResult(LLM, True, _since(started), status)
+        return PingResult(LLM, True, elapsed_ms(started), status)
 
     # ------------------------------------------------------------------ clients
 
@@ -254,7 +246,3 @@ class BedrockLlm:
             )
         )
         return self._session.client(BEDROCK_SERVICE, region_name=base.meta.region_name, config=config)
-
-
-def _since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)

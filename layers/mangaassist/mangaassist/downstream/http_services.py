@@ -20,17 +20,11 @@ import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
-from mangaassist.breaker import (
-    CircuitBreakers,
-    DependencyClientError,
-    DependencyError,
-    FailureKind,
-    ServiceUnavailableError,
-    classify,
-)
+from mangaassist.breaker import CircuitBreakers, DependencyClientError, DependencyError, FailureKind, classify
 from mangaassist.breaker.failure import dependency_error, failure_for_status
-from mangaassist.deadline import MIN_CALL_S, Deadline
+from mangaassist.deadline import Deadline
 from mangaassist.downstream.models import Order, PingResult, Product, Profile, Promotion, ReturnCase
+from mangaassist.downstream.ports import elapsed_ms, refuse_without_time
 from mangaassist.downstream.sigv4 import SigV4RequestAuth
 from mangaassist.observability import remote_call
 from mangaassist.registry import ServiceSpec
@@ -189,9 +183,11 @@ class HttpDownstream:
                     base + spec.health_path, timeout=(timeout_s, timeout_s), allow_redirects=False, auth=self.auth
                 )
             except requests.RequestException as err:
-                return PingResult(service, False, _since(started), failure=http_failure(err), detail=_failure_word(err))
+                return PingResult(
+                    service, False, elapsed_ms(started), failure=http_failure(err), detail=_failure_word(err)
+                )
             trace.answered(response.status_code)
-        latency_ms = _since(started)
+        latency_ms = elapsed_ms(started)
         status = response.status_code
         if status == 200:
             return PingResult(service, True, latency_ms, status)
@@ -226,10 +222,7 @@ class HttpDownstream:
         parse: Callable[[Any], Any] | None = None,
     ) -> Any:
         spec = self._spec(service)
-        if deadline.remaining() < MIN_CALL_S:
-            # Not the path: it holds the customer's id (/customers/{sub}/orders).
-            logger.warning("deadline_exhausted", extra={"service": service, "method": method})
-            raise ServiceUnavailableError(service, FailureKind.TIMEOUT)
+        refuse_without_time(service, deadline, method=method)
         timeout_s = deadline.timeout_for(spec.timeout_ms)
         return self.breakers.call(service, self._request, spec, method, path, timeout_s, params, payload, parse)
 
@@ -292,10 +285,6 @@ def _request_failed(kind: FailureKind, err: requests.RequestException, timeout_s
     if isinstance(err, requests.ConnectionError):
         return f"connection failed ({type(err).__name__})"
     return f"request failed ({type(err).__name__})"
-
-
-def _since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def _error_code(response: requests.Response) -> str:

@@ -7,8 +7,11 @@ ServiceUnavailableError; a 4xx as DependencyClientError (e.g. an unknown custome
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any, Protocol
 
+from mangaassist.breaker import FailureKind, ServiceUnavailableError
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.models import Order, Product, Profile, Promotion, ReturnCase
 
@@ -38,3 +41,22 @@ class Llm(Protocol):
         """The model's text answer. ThrottlingException is retried with bounded, jittered backoff
         inside the deadline; then ServiceUnavailableError("llm", ...)."""
         ...
+
+
+# ---------------------------------------------------------------- shared by the adapters
+
+logger = logging.getLogger("mangaassist.downstream")
+
+
+def refuse_without_time(service: str, deadline: Deadline, **log: str) -> None:
+    """ServiceUnavailableError(TIMEOUT) instead of a call the deadline leaves no room for: it could only time
+    out, and the dependency would be blamed for our own exhausted budget. ``log`` must not hold a path (it can
+    carry a customer's id)."""
+    if not deadline.leaves_room_for_a_call():
+        logger.warning("deadline_exhausted", extra={"service": service, **log})
+        raise ServiceUnavailableError(service, FailureKind.TIMEOUT)
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since a time.perf_counter() reading, as pings and latencies report them."""
+    return round((time.perf_counter() - started) * 1000, 1)
