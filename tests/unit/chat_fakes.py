@@ -29,27 +29,17 @@ JA_REPLY = "ご質問ありがとうございます。こちらが回答です�
 EN_REPLY = "Thanks for asking. Here is the answer."
 
 
+# The fake catalog, one row a product.
+CATALOG_FIELDS = ("product_id", "title", "title_ja", "author", "volume", "price_jpy")
+CATALOG = (
+    ("p-onepiece-107", "One Piece", "ワンピース", "Eiichiro Oda", 107, 528),
+    ("p-frieren-12", "Frieren", "葬送のフリーレン", "Kanehito Yamada", 12, 572),
+)
+
+
 def products() -> list[Product]:
-    return [
-        Product(
-            product_id="p-onepiece-107",
-            title="One Piece",
-            title_ja="ワンピース",
-            author="Eiichiro Oda",
-            volume=107,
-            price_jpy=528,
-            url="https://store.example/p/onepiece-107",
-        ),
-        Product(
-            product_id="p-frieren-12",
-            title="Frieren",
-            title_ja="葬送のフリーレン",
-            author="Kanehito Yamada",
-            volume=12,
-            price_jpy=572,
-            url="https://store.example/p/frieren-12",
-        ),
-    ]
+    rows = [dict(zip(CATALOG_FIELDS, row, strict=True)) for row in CATALOG]
+    return [Product(**row, url=f"https://store.example/p/{row['product_id'].removeprefix('p-')}") for row in rows]
 
 
 def orders() -> list[Order]:
@@ -281,6 +271,36 @@ def real_classifier() -> Any:
     return shared_classifier()
 
 
+STORE_LINKS_BASE = "https://store.example"
+
+
+def fake_orchestrator(
+    breakers: CircuitBreakers | None = None,
+    downstream: FakeDownstream | None = None,
+    llm: FakeLlm | None = None,
+    telemetry: CountingTelemetry | None = None,
+    **wiring: Any,
+) -> Any:
+    """The real Orchestrator over the fakes: rules-only intents, the lexical FAQ index, the test store's links;
+    missing fakes are made over ``breakers`` (all closed by default). ``wiring`` overrides or adds any other
+    Orchestrator argument (banner, clock, classifier, llm_budget, faq...)."""
+    from mangaassist.chat.orchestrator import Orchestrator
+    from mangaassist.chat.replies import Links
+    from mangaassist.language import detect_language
+
+    breakers = breakers_with(quiet=True) if breakers is None else breakers
+    arguments: dict[str, Any] = {
+        "breakers": breakers,
+        "downstream": FakeDownstream(breakers) if downstream is None else downstream,
+        "llm": FakeLlm(breakers) if llm is None else llm,
+        "detect_language": detect_language,
+        "faq": FakeFaqIndex,
+        "links": Links(STORE_LINKS_BASE),
+        "telemetry": CountingTelemetry() if telemetry is None else telemetry,
+    }
+    return Orchestrator(**{**arguments, **wiring})
+
+
 class FakeRuntime:
     """The routes' runtime (answer, feedback, health, status) over the fakes above, no AWS, no network."""
 
@@ -293,10 +313,6 @@ class FakeRuntime:
     ):
         """``understanding``: the real classifier and hybrid FAQ index over the bundled document (in-process,
         no network) instead of the rules and the lexical index alone."""
-        from mangaassist.chat.orchestrator import Orchestrator
-        from mangaassist.chat.replies import Links
-        from mangaassist.language import detect_language
-
         self.breakers = breakers_with(down, quiet=True)
         self.downstream = FakeDownstream(self.breakers)
         self.llm = FakeLlm(self.breakers)
@@ -304,15 +320,12 @@ class FakeRuntime:
         self.banner = banner
         self.health_checks = {"state_store": True, "faq_store": True}
         self.health_pings: dict[str, Any] = {}
-        self.orchestrator = Orchestrator(
-            breakers=self.breakers,
-            downstream=self.downstream,
-            llm=self.llm,
-            detect_language=detect_language,
-            faq=FakeFaqIndex,
+        self.orchestrator = fake_orchestrator(
+            self.breakers,
+            self.downstream,
+            self.llm,
+            self.telemetry,
             banner=lambda: self.banner,
-            links=Links("https://store.example"),
-            telemetry=self.telemetry,
             classifier=real_classifier() if understanding else None,
             llm_budget=llm_budget,
         )

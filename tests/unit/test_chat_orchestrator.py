@@ -25,15 +25,16 @@ from tests.unit.chat_fakes import (
     ORDER_IDS,
     PROMO_EN,
     SHIPPING,
+    STORE_LINKS_BASE,
     CountingTelemetry,
     FakeBanner,
     FakeDownstream,
-    FakeFaqIndex,
     FakeLlm,
     breakers_with,
+    fake_orchestrator,
 )
 
-LINKS = Links("https://store.example")
+LINKS = Links(STORE_LINKS_BASE)
 
 
 @dataclass
@@ -49,18 +50,8 @@ class Setup:
 
 @pytest.fixture
 def chat() -> Setup:
-    breakers = breakers_with(quiet=True)
-    downstream, llm, telemetry = FakeDownstream(breakers), FakeLlm(breakers), CountingTelemetry()
-    orchestrator = Orchestrator(
-        breakers=breakers,
-        downstream=downstream,
-        llm=llm,
-        detect_language=detect_language,
-        faq=FakeFaqIndex,
-        links=LINKS,
-        telemetry=telemetry,
-    )
-    return Setup(orchestrator, downstream, llm, telemetry)
+    orchestrator = fake_orchestrator()
+    return Setup(orchestrator, orchestrator.downstream, orchestrator.llm, orchestrator.telemetry)
 
 
 class Context:
@@ -213,15 +204,7 @@ def test_profile_failure_greets_as_a_guest_without_announcing_it(chat: Setup) ->
 def test_banner_shows_in_the_customers_language_while_active() -> None:
     breakers = breakers_with(quiet=True)
     banner = FakeBanner()
-    orchestrator = Orchestrator(
-        breakers=breakers,
-        downstream=FakeDownstream(breakers),
-        llm=FakeLlm(breakers),
-        detect_language=detect_language,
-        banner=lambda: Banners(automatic=banner),
-        links=LINKS,
-        telemetry=CountingTelemetry(),
-    )
+    orchestrator = fake_orchestrator(breakers, banner=lambda: Banners(automatic=banner))
     assert orchestrator.answer(ChatInput("こんにちは", None)).banner == banner.message_ja
     assert orchestrator.answer(ChatInput("Hello", None)).banner == banner.message_en
     banner.active = False
@@ -234,15 +217,7 @@ def test_an_unreadable_banner_never_breaks_the_answer() -> None:
     def broken():
         raise HealthStoreError("table unreachable")
 
-    orchestrator = Orchestrator(
-        breakers=breakers,
-        downstream=FakeDownstream(breakers),
-        llm=FakeLlm(breakers),
-        detect_language=detect_language,
-        banner=broken,
-        links=LINKS,
-        telemetry=CountingTelemetry(),
-    )
+    orchestrator = fake_orchestrator(breakers, banner=broken)
     answer = orchestrator.answer(ChatInput("Hello", None))
     assert answer.banner is None
     assert answer.message == text("greeting", "en")
@@ -251,14 +226,7 @@ def test_an_unreadable_banner_never_breaks_the_answer() -> None:
 def test_feedback_is_delivered_when_up_and_dropped_and_counted_when_down() -> None:
     breakers = breakers_with(quiet=True)
     downstream, telemetry = FakeDownstream(breakers), CountingTelemetry()
-    orchestrator = Orchestrator(
-        breakers=breakers,
-        downstream=downstream,
-        llm=FakeLlm(breakers),
-        detect_language=detect_language,
-        links=LINKS,
-        telemetry=telemetry,
-    )
+    orchestrator = fake_orchestrator(breakers, downstream=downstream, telemetry=telemetry)
     rating = {"request_id": "r-1", "rating": "helpful"}
     assert orchestrator.feedback(rating) is True
     assert downstream.feedback == [rating]
@@ -269,14 +237,7 @@ def test_feedback_is_delivered_when_up_and_dropped_and_counted_when_down() -> No
 
     open_breakers = breakers_with({"feedback"}, quiet=True)
     down = FakeDownstream(open_breakers)
-    orchestrator = Orchestrator(
-        breakers=open_breakers,
-        downstream=down,
-        llm=FakeLlm(open_breakers),
-        detect_language=detect_language,
-        links=LINKS,
-        telemetry=telemetry,
-    )
+    orchestrator = fake_orchestrator(open_breakers, downstream=down, telemetry=telemetry)
     assert orchestrator.feedback(rating) is False
     assert down.attempts["feedback"] == 0
     assert telemetry.dropped == ["ServiceUnavailableError", "circuit_open"]
@@ -331,15 +292,7 @@ def test_a_live_failure_of_any_needed_service_answers_like_its_open_circuit(inte
         downstream, llm = FakeDownstream(breakers), FakeLlm(breakers)
         downstream.failures[service] = DependencyError(service, "HTTP 503")
         llm.failure = DependencyError("llm", "HTTP 503") if service == "llm" else None
-        orchestrator = Orchestrator(
-            breakers=breakers,
-            downstream=downstream,
-            llm=llm,
-            detect_language=detect_language,
-            faq=FakeFaqIndex,
-            links=LINKS,
-            telemetry=CountingTelemetry(),
-        )
+        orchestrator = fake_orchestrator(breakers, downstream=downstream, llm=llm)
         answer = orchestrator.answer(ChatInput(MESSAGES_BY_INTENT[intent], CUSTOMER))
         reached = llm.reached if service == "llm" else downstream.reached[service]
         assert reached == 1, f"{healthy.flow} needs {service} but never called it"
@@ -365,15 +318,7 @@ def test_personal_picks_come_first_then_what_is_trending(chat: Setup) -> None:
 
 def test_nothing_to_match_is_not_announced_as_a_degradation() -> None:
     breakers = breakers_with({"llm"}, quiet=True)
-    orchestrator = Orchestrator(
-        breakers=breakers,
-        downstream=FakeDownstream(breakers),
-        llm=FakeLlm(breakers),
-        detect_language=detect_language,
-        faq=FakeFaqIndex,
-        links=LINKS,
-        telemetry=CountingTelemetry(),
-    )
+    orchestrator = fake_orchestrator(breakers)
     # A FAQ-worded question the FAQ has no entry for: with or without the LLM the answer is the same.
     answer = orchestrator.answer(ChatInput("Do you accept payment in seashells?", CUSTOMER))
     assert answer.intent is Intent.FAQ

@@ -18,7 +18,7 @@ from mangaassist.breaker import CircuitBreakers
 from mangaassist.chat.api_models import ChatResponse
 from mangaassist.chat.client_budget import ClientBudget
 from mangaassist.chat.intents import Intent
-from mangaassist.chat.orchestrator import ChatInput, Orchestrator
+from mangaassist.chat.orchestrator import ChatInput
 from mangaassist.chat.replies import ORDER_STATUS, Links
 from mangaassist.chat.routes import answer_body
 from mangaassist.client_limits import LlmBudget
@@ -35,15 +35,14 @@ from tests.unit.chat_fakes import (
     PROMO_JA,
     RETURN_ID,
     SHIPPING,
-    CountingTelemetry,
+    STORE_LINKS_BASE,
     FakeBanner,
-    FakeDownstream,
-    FakeFaqIndex,
     FakeLlm,
     breakers_with,
+    fake_orchestrator,
 )
 
-LINKS = Links("https://store.example")
+LINKS = Links(STORE_LINKS_BASE)
 MESSAGES: dict[Intent, dict[str, str]] = {
     Intent.ORDER_TRACKING: {"en": "Where is my order?", "ja": "注文した漫画はいつ届きますか？"},
     Intent.RECOMMENDATION: {"en": "Can you recommend some manga?", "ja": "おすすめの漫画を教えて"},
@@ -177,20 +176,14 @@ def run_one(
     breakers: CircuitBreakers,
     over_budget: bool = False,
 ) -> None:
-    downstream, llm, telemetry = FakeDownstream(breakers), FakeLlm(breakers), CountingTelemetry()
     # A budget of no calls: the client has spent its Bedrock calls for the window.
     spent = ClientBudget(InMemoryBudgetStore(), lambda: b"matrix-key", LlmBudget(calls=0, window_s=600))
-    orchestrator = Orchestrator(
-        breakers=breakers,
-        downstream=downstream,
-        llm=llm,
-        detect_language=detect_language,
-        faq=FakeFaqIndex,
+    orchestrator = fake_orchestrator(
+        breakers,
         banner=(lambda: Banners(automatic=FakeBanner())) if "llm" in down else (lambda: None),
-        links=LINKS,
-        telemetry=telemetry,
         llm_budget=spent if over_budget else None,
     )
+    downstream, llm, telemetry = orchestrator.downstream, orchestrator.llm, orchestrator.telemetry
     answer = orchestrator.answer(
         ChatInput(MESSAGES[intent][lang], CUSTOMER if signed_in else None, source_ip="203.0.113.77")
     )

@@ -8,10 +8,9 @@ from mangaassist.chat.orchestrator import ChatInput, Orchestrator
 from mangaassist.health import Banner, BannerInputError, Banners, OperatorBanner, operator_banner
 from mangaassist.health.banners import LLM_DOWN_SUFFIX, MAX_LIFETIME_S, MAX_TEXT_CHARS
 from mangaassist.health.pinger import BANNER_EN, BANNER_JA
-from mangaassist.language import detect_language
 from mangaassist.registry import SERVICE_NAMES
 from tests.fakes import InMemoryCircuitStore, InMemoryHealthStore
-from tests.unit.chat_fakes import CountingTelemetry, FakeDownstream, FakeLlm, breakers_with
+from tests.unit.chat_fakes import breakers_with, fake_orchestrator
 from tests.unit.test_health_pinger import FakeClock, FakeService, make_pinger
 
 NOW = 1_800_000_000.0
@@ -151,15 +150,7 @@ def test_clearing_returns_what_was_up_and_takes_it_down() -> None:
 
 def orchestrator(banners: Banners, clock: FakeClock, down: frozenset[str] = frozenset()) -> Orchestrator:
     breakers = breakers_with(down, quiet=True)
-    return Orchestrator(
-        breakers=breakers,
-        downstream=FakeDownstream(breakers),
-        llm=FakeLlm(breakers),
-        detect_language=detect_language,
-        banner=lambda: banners,
-        telemetry=CountingTelemetry(),
-        clock=clock,
-    )
+    return fake_orchestrator(breakers, banner=lambda: banners, clock=clock)
 
 
 def test_the_chat_shows_it_in_the_customers_language_beside_the_degraded_order_answer() -> None:
