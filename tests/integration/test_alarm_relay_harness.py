@@ -10,7 +10,7 @@ import importlib.util
 import io
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from botocore.config import Config
 
 from local.receivers import Receiver, pagerduty_receiver, slack_receiver
 from local.template_resources import dynamodb_create_table_args, dynamodb_ttl_attribute, template
+from tests.fakes import FakeLambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -40,18 +41,6 @@ def load_handler_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "mangaassist-alarm-relay"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-1:123456789012:function:mangaassist-alarm-relay"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    remaining_ms: int = 30_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 def _client(service: str, endpoint: str):
@@ -97,7 +86,10 @@ class Bench:
     routing_key: str
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        return self.handler_module.lambda_handler(event, FakeLambdaContext())
+        return self.handler_module.lambda_handler(
+            event,
+            FakeLambdaContext(function_name="mangaassist-alarm-relay", memory_limit_in_mb=256, remaining_ms=30_000),
+        )
 
     def invoke_file(self, name: str) -> dict[str, Any]:
         return self.invoke(load_event(name))

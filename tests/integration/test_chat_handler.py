@@ -29,7 +29,7 @@ from mangaassist.health import Banner, HealthStore, PingResult, operator_banner
 from mangaassist.observability import logger
 from mangaassist.registry import REGISTRY, STATE_CIRCUITS_PK
 from tests.conftest import dynamodb_client
-from tests.unit.chat_fakes import LambdaContext
+from tests.fakes import FakeLambdaContext
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +101,7 @@ def chat(fleet, state_table, faq_bucket, monkeypatch):
 
 def invoke(handler, evt: dict, remaining_ms: int = 12_000) -> tuple[int, dict, float]:
     started = time.perf_counter()
-    response = handler.lambda_handler(copy.deepcopy(evt), LambdaContext(remaining_ms=remaining_ms))
+    response = handler.lambda_handler(copy.deepcopy(evt), FakeLambdaContext(remaining_ms=remaining_ms))
     elapsed_ms = (time.perf_counter() - started) * 1000
     return response["statusCode"], json.loads(response["body"]), elapsed_ms
 
@@ -297,7 +297,7 @@ def test_analytics_down_logs_the_event_for_replay(chat, fleet, capsys) -> None:
 
 def test_feedback_down_is_accepted_dropped_and_counted(chat, fleet, capsys) -> None:
     fleet.set_fault("feedback", "error")
-    response = chat.lambda_handler(event("feedback"), LambdaContext())
+    response = chat.lambda_handler(event("feedback"), FakeLambdaContext())
     assert response["statusCode"] == 202
     out = capsys.readouterr().out
     assert '"FeedbackDropped"' in out

@@ -12,7 +12,6 @@ import importlib.util
 import json
 import threading
 import time
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from mangaassist.registry import (
     STATE_CIRCUITS_PK,
 )
 from tests.conftest import dynamodb_client
+from tests.fakes import FakeLambdaContext
 
 pytestmark = pytest.mark.integration
 
@@ -130,12 +130,8 @@ class _DependencyHandler(BaseHTTPRequestHandler):
         )
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "HealthPingFunction"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-1:123456789012:function:HealthPingFunction"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext(function_name="HealthPingFunction", memory_limit_in_mb=256)
 
 
 class Clock:
@@ -183,7 +179,7 @@ def handler(state_table, dependencies, monkeypatch):
     monkeypatch.setattr(app, "pinger", pinger)
 
     def invoke():
-        return app.lambda_handler(EVENT, LambdaContext())
+        return app.lambda_handler(EVENT, lambda_context())
 
     invoke.clock = clock
     return invoke

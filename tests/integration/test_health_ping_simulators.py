@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from mangaassist.health.items import HEALTH_PK
 from mangaassist.health.status import ServiceStatus
 from mangaassist.registry import REGISTRY, SERVICE_NAMES, STATE_CIRCUITS_PK
 from tests.conftest import dynamodb_client
+from tests.fakes import FakeLambdaContext
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +28,8 @@ EVENT = json.loads((ROOT / "events" / "scheduled_ping.json").read_text(encoding=
 START = 1_800_000_000.0
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "HealthPingFunction"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-1:123456789012:function:HealthPingFunction"
-    aws_request_id: str = "11111111-1111-1111-1111-111111111111"
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext(function_name="HealthPingFunction", memory_limit_in_mb=256)
 
 
 class Clock:
@@ -65,7 +61,7 @@ def handler(simulators, state_table, monkeypatch):
     monkeypatch.setattr(app, "pinger", lambda: pinger)
 
     def invoke():
-        report = app.lambda_handler(EVENT, LambdaContext())
+        report = app.lambda_handler(EVENT, lambda_context())
         clock.now += 60
         return report
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_alarm_relay_harness import FakeLambdaContext
+from tests.fakes import FakeLambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -354,17 +354,3 @@ class FakeRuntime:
         from mangaassist.status_view import status_body
 
         return status_body(self.breakers, lambda: self.health_pings, self.banner)
-
-
-@dataclass
-class LambdaContext:
-    """What the Lambda runtime passes as ``context`` (the fields Powertools reads)."""
-
-    function_name: str = "mangaassist-chat"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:ap-northeast-1:123456789012:function:mangaassist-chat"
-    aws_request_id: str = "7c0a1f7e-8d5b-4c1e-b0a4-2a9f0d1e3c55"
-    remaining_ms: int = 10_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms

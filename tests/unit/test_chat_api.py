@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from mangaassist.chat.api_models import ChatResponse, HealthResponse, StatusResponse
 from mangaassist.chat.resolver import CHAT_PATHS, GUEST_CHAT_PATH
 from mangaassist.health import Banners
-from tests.unit.chat_fakes import ORDER_IDS, FakeBanner, FakeRuntime, LambdaContext
+from tests.fakes import FakeLambdaContext
+from tests.unit.chat_fakes import ORDER_IDS, FakeBanner, FakeRuntime
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -54,7 +55,7 @@ def event(name: str) -> dict:
 
 
 def invoke(handler, evt: dict) -> tuple[int, dict, dict]:
-    response = handler.lambda_handler(evt, LambdaContext())
+    response = handler.lambda_handler(evt, FakeLambdaContext())
     headers = {k.lower(): v for k, v in (response.get("multiValueHeaders") or {}).items()}
     headers.update({k.lower(): v for k, v in (response.get("headers") or {}).items()})
     return response["statusCode"], json.loads(response["body"]), headers

@@ -14,7 +14,8 @@ import pytest
 from mangaassist.chat.resolver import CHAT_PATHS, GUEST_CHAT_PATH
 from mangaassist.ops import slo
 from mangaassist.registry import METRIC_NAMESPACE
-from tests.unit.chat_fakes import FakeRuntime, LambdaContext
+from tests.fakes import FakeLambdaContext
+from tests.unit.chat_fakes import FakeRuntime
 from tests.unit.test_chat_api import chat_event, event, load_handler
 
 SIGNED_IN_EVENT = "chat_order_tracking"
@@ -64,8 +65,8 @@ def the_sli(capsys) -> tuple[list[float], list[float]]:
     return doc[slo.CHAT_REQUESTS_METRIC], doc[slo.CHAT_FAILURES_METRIC]
 
 
-def run(handler, evt: dict, context: LambdaContext | None = None) -> dict:
-    response = handler.lambda_handler(evt, context or LambdaContext())
+def run(handler, evt: dict, context: FakeLambdaContext | None = None) -> dict:
+    response = handler.lambda_handler(evt, context or FakeLambdaContext())
     assert response["statusCode"] < 500
     return json.loads(response["body"])
 
@@ -116,20 +117,20 @@ def test_an_error_the_orchestrator_catches_is_one_request_and_one_failure(handle
 def test_an_answer_after_the_deadline_is_a_failure(handler, monkeypatch, capsys):
     monkeypatch.setattr(handler, "runtime", FakeRuntime())
     # 0.4 s left in the Lambda is less than the 0.5 s margin: the deadline is gone before any flow runs.
-    body = run(handler, event(SIGNED_IN_EVENT), LambdaContext(remaining_ms=400))
+    body = run(handler, event(SIGNED_IN_EVENT), FakeLambdaContext(remaining_ms=400))
     assert body["message"]
     assert the_sli(capsys) == FAILED
 
 
 def test_the_same_request_with_time_left_is_not(handler, monkeypatch, capsys):
     monkeypatch.setattr(handler, "runtime", FakeRuntime())
-    run(handler, event(SIGNED_IN_EVENT), LambdaContext(remaining_ms=10_000))
+    run(handler, event(SIGNED_IN_EVENT), FakeLambdaContext(remaining_ms=10_000))
     assert the_sli(capsys) == OK
 
 
 @pytest.mark.parametrize("path", CHAT_PATHS)
 def test_a_rejected_body_is_a_request_the_chat_handled_correctly(handler, capsys, path):
-    response = handler.lambda_handler(chat_event(json.dumps({"message": ""}), path=path), LambdaContext())
+    response = handler.lambda_handler(chat_event(json.dumps({"message": ""}), path=path), FakeLambdaContext())
     assert response["statusCode"] == 422
     assert the_sli(capsys) == OK
 
@@ -139,7 +140,7 @@ def test_a_rejected_body_is_a_request_the_chat_handled_correctly(handler, capsys
 )
 def test_requests_that_are_not_a_chat_post_are_not_counted(handler, monkeypatch, capsys, method, path):
     monkeypatch.setattr(handler, "runtime", FakeRuntime())
-    handler.lambda_handler(chat_event(None, httpMethod=method, path=path), LambdaContext())
+    handler.lambda_handler(chat_event(None, httpMethod=method, path=path), FakeLambdaContext())
     assert sli_documents(capsys.readouterr().out) == []
 
 
@@ -159,7 +160,7 @@ def test_a_failed_request_leaves_nothing_behind_for_the_next_one(handler, monkey
     monkeypatch.setattr(handler, "runtime", Broken())
     run(handler, on_route(event(SIGNED_IN_EVENT), CHAT_PATHS[0]))
     # Rejected before any route runs, so nothing in this request says whether it failed: only a fresh state does.
-    rejected = handler.lambda_handler(chat_event(json.dumps({"message": ""}), path=CHAT_PATHS[0]), LambdaContext())
+    rejected = handler.lambda_handler(chat_event(json.dumps({"message": ""}), path=CHAT_PATHS[0]), FakeLambdaContext())
     assert rejected["statusCode"] == 422
     docs = sli_documents(capsys.readouterr().out)
     assert [(d[slo.CHAT_REQUESTS_METRIC], d[slo.CHAT_FAILURES_METRIC]) for d in docs] == [FAILED, OK]

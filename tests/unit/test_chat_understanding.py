@@ -10,7 +10,8 @@ import time
 import pytest
 
 from mangaassist.chat.api_models import ChatResponse
-from tests.unit.chat_fakes import FakeRuntime, LambdaContext
+from tests.fakes import FakeLambdaContext
+from tests.unit.chat_fakes import FakeRuntime
 from tests.unit.test_chat_api import chat_event, load_handler
 
 
@@ -22,7 +23,7 @@ def handler(monkeypatch):
 def ask(handler, monkeypatch, message: str, down: frozenset[str] = frozenset()) -> tuple[int, dict, str, FakeRuntime]:
     runtime = FakeRuntime(down=down, understanding=True)
     monkeypatch.setattr(handler, "runtime", runtime)
-    response = handler.lambda_handler(chat_event(json.dumps({"message": message})), LambdaContext())
+    response = handler.lambda_handler(chat_event(json.dumps({"message": message})), FakeLambdaContext())
     body = json.loads(response["body"])
     if response["statusCode"] == 200:
         ChatResponse.model_validate(body)
