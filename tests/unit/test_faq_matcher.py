@@ -19,44 +19,8 @@ from mangaassist.faq.model import FaqDocument
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-def entry(entry_id: str, en: list[str], ja: list[str], answer_en: str, answer_ja: str) -> dict:
-    return {
-        "id": entry_id,
-        "category": "test",
-        "questions": {"en": en, "ja": ja},
-        "answer": {"en": answer_en, "ja": answer_ja},
-        "links": [],
-    }
-
-
-SMALL = FaqDocument.model_validate(
-    {
-        "version": "test",
-        "entries": [
-            entry(
-                "shipping-fee",
-                ["How much is shipping?", "What are your shipping fees?", "Is there a delivery charge?"],
-                ["送料はいくらですか？", "配送料金を教えてください。", "送料はかかりますか？"],
-                "Standard shipping is free from 2,000 yen; below that it costs 410 yen.",
-                "2,000円以上で送料無料です。それ未満は410円です。",
-            ),
-            entry(
-                "returns-policy",
-                ["Can I return a manga?", "What is your return policy?", "How many days do I have to return it?"],
-                ["返品はできますか？", "返品のルールを教えてください。", "何日以内なら返品できますか？"],
-                "Unopened items can be returned within 30 days of delivery.",
-                "未開封の商品はお届けから30日以内に返品できます。",
-            ),
-            entry(
-                "points-expiry",
-                ["Do my points expire?", "How long are points valid?", "When will my points run out?"],
-                ["ポイントに有効期限はありますか？", "ポイントはいつまで使えますか？", "ポイントの期限はいつですか？"],
-                "Points are valid for one year from the last time you earned points.",
-                "ポイントの有効期限は最後に獲得した日から1年間です。",
-            ),
-        ],
-    }
-)
+# Three hand-made entries, three questions a language each.
+SMALL = FaqDocument.model_validate_json((DATA / "faq_small.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
