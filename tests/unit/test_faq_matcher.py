@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -154,6 +153,7 @@ def test_top_keeps_only_confident_matches(bundled):
 
 
 def test_languages_are_indexed_on_first_use():
+    # A cold start builds one language, which is what keeps the first answer fast (make bench-first-answer).
     index = FaqIndex.build(SMALL)
     assert index._by_lang == {}
     index.match("送料は？", "ja")
@@ -183,20 +183,6 @@ def test_the_lexicon_is_well_formed():
             assert form == form.strip(), (name, form)
         assert "*" not in japanese, name
         assert all("*" not in form[:-1] for form in english.split("|")), name
-
-
-def test_index_build_is_fast_enough_for_a_cold_start():
-    document = bundled_document()
-    concept_tagger()
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        FaqIndex.build(document).warm(["ja"])
-        timings.append(time.perf_counter() - started)
-    # One language is built at cold start; docs/faq.md reports the figures. The bound only catches a
-    # pathological regression on a loaded CI machine.
-    print(f"\nFAQ index build, one language (ja): best of 3 {min(timings) * 1000:.0f} ms")
-    assert min(timings) < 1.0
 
 
 # ----------------------------------------------------------------------------- English normalisation

@@ -156,11 +156,6 @@ def test_anything_else_is_open_ended_and_never_raises(message: str) -> None:
     assert detect_intent("") is Intent.OPEN_ENDED
 
 
-def test_detection_is_fast_enough_for_the_hot_path() -> None:
-    import time
-
-    started = time.perf_counter()
-    for _ in range(200):
-        detect_intent("注文した漫画はいつ届きますか？ Where is my order? " * 20)
-    per_call_ms = (time.perf_counter() - started) * 1000 / 200
-    assert per_call_ms < 5
+def test_a_long_mixed_language_message_keeps_its_intent() -> None:
+    # Its latency is make eval's (the understanding step's p50 / p95), not a unit test's stopwatch.
+    assert detect_intent("注文した漫画はいつ届きますか？ Where is my order? " * 20) is Intent.ORDER_TRACKING

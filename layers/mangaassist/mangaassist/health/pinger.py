@@ -155,6 +155,8 @@ class HealthPinger:
     telemetry: PingTelemetry = field(default_factory=PingTelemetry)
     banner_after_s: float = BANNER_AFTER_S
     join_grace_s: float = JOIN_GRACE_S
+    # concurrent.futures.wait's signature; tests pass one that records how long the run would wait.
+    wait_for_pings: Callable[..., Any] = wait
 
     def run(self) -> PingReport:
         started = time.perf_counter()
@@ -240,7 +242,7 @@ class HealthPinger:
         futures = {spec.name: pool.submit(self._ping_or_probe, spec, circuits[spec.name]) for spec in specs}
         # Each prober enforces its own timeout; this only bounds a prober that does not.
         limit = max(spec.timeout_ms for spec in specs) / 1000 + self.join_grace_s
-        wait(futures.values(), timeout=limit, return_when=ALL_COMPLETED)
+        self.wait_for_pings(futures.values(), timeout=limit, return_when=ALL_COMPLETED)
         pool.shutdown(wait=False, cancel_futures=True)
         results: dict[str, PingResult] = {}
         probes: dict[str, bool] = {}
