@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mangaassist.alerting.notification import ALARM, OK, AlarmNotification
-from mangaassist.dynamo import is_conditional_failure
+from mangaassist.dynamo import from_item, is_conditional_failure, to_item
 
 ALARMS_PK = "alarms"
 
@@ -53,7 +53,7 @@ class DynamoTransitionLedger:
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
-                Key={"pk": {"S": ALARMS_PK}, "sk": {"S": notification.alarm_name}},
+                Key=to_item({"pk": ALARMS_PK, "sk": notification.alarm_name}),
                 UpdateExpression=(
                     "SET last_change_ms = :t, last_change = :iso, last_state = :state, message_id = :mid, "
                     "relayed_at = :now, expires_at = :exp" + (", last_definite_state = :state" if definite else "")
@@ -62,28 +62,29 @@ class DynamoTransitionLedger:
                     "attribute_not_exists(last_change_ms) OR last_change_ms < :t "
                     "OR (last_change_ms = :t AND message_id = :mid)"
                 ),
-                ExpressionAttributeValues={
-                    ":t": {"N": str(int(moment.timestamp() * 1000))},
-                    ":iso": {"S": notification.state_change_time_raw or moment.isoformat()},
-                    ":state": {"S": notification.new_state},
-                    ":mid": {"S": message_id},
-                    ":now": {"N": str(int(now))},
-                    ":exp": {"N": str(int(now + self.memory_s))},
-                },
+                # Whole numbers: milliseconds of the change, seconds of the relay's clock (what TTL reads).
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":t": int(moment.timestamp() * 1000),
+                        ":iso": notification.state_change_time_raw or moment.isoformat(),
+                        ":state": notification.new_state,
+                        ":mid": message_id,
+                        ":now": int(now),
+                        ":exp": int(now + self.memory_s),
+                    }
+                ),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 ReturnValues="ALL_OLD",
             )
         except ClientError as err:
             error = err.response.get("Error", {})
             if is_conditional_failure(err):
-                old = err.response.get("Item") or {}
+                old = from_item(err.response.get("Item") or {})
                 return Claim(
-                    is_news=False,
-                    newer_change=old.get("last_change", {}).get("S", ""),
-                    newer_state=old.get("last_state", {}).get("S", ""),
+                    is_news=False, newer_change=old.get("last_change", ""), newer_state=old.get("last_state", "")
                 )
             return Claim(is_news=True, checked=False, problem=str(error.get("Code") or "ClientError"))
         except BotoCoreError as err:
             return Claim(is_news=True, checked=False, problem=type(err).__name__)
-        old = response.get("Attributes") or {}
-        return Claim(is_news=True, previous_definite_state=old.get("last_definite_state", {}).get("S", ""))
+        old = from_item(response.get("Attributes") or {})
+        return Claim(is_news=True, previous_definite_state=old.get("last_definite_state", ""))
