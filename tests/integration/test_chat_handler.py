@@ -18,7 +18,6 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from local.simulators.fleet import SimulatorFleet
 from mangaassist.breaker.model import CircuitState
 from mangaassist.chat.intents import Intent
 from mangaassist.chat.policy import BUDGET_S
@@ -63,12 +62,6 @@ def s3_client(endpoint: str):
     )
 
 
-@pytest.fixture(scope="module")
-def fleet():
-    with SimulatorFleet() as running:
-        yield running
-
-
 @pytest.fixture
 def faq_bucket(aws_env, monkeypatch) -> str:
     from mangaassist.faq.bundled import bundled_bytes
@@ -85,18 +78,15 @@ def faq_bucket(aws_env, monkeypatch) -> str:
 
 
 @pytest.fixture
-def chat(fleet, state_table, faq_bucket, monkeypatch):
+def chat(healthy_fleet, state_table, faq_bucket, monkeypatch):
     """A fresh execution environment of the chat Lambda wired to moto and the simulators."""
-    for key, value in fleet.env().items():
+    for key, value in healthy_fleet.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("BEDROCK_MODEL_ID", MODEL_ID)
     monkeypatch.setenv("STORE_BASE_URL", "https://manga-store.example.jp")
     monkeypatch.setenv("STATE_CACHE_TTL_S", "1")
     monkeypatch.setenv("BANNER_CACHE_S", "0")
-    fleet.clear_faults()
-    fleet.reset_stats()
-    yield load_handler()
-    fleet.clear_faults()
+    return load_handler()
 
 
 def invoke(handler, evt: dict, remaining_ms: int = 12_000) -> tuple[int, dict, float]:

@@ -9,7 +9,6 @@ import logging
 import pytest
 import requests
 
-from local.simulators import SimulatorFleet
 from mangaassist.breaker import CircuitBreakers, CircuitState, DependencyClientError
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.http_services import HttpDownstream
@@ -23,18 +22,10 @@ ORDERS = "order_service"
 WRONG_SECRET = "a-secret-the-service-does-not-trust"
 
 
-@pytest.fixture(scope="module")
-def fleet():
-    with SimulatorFleet() as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
-def fresh(fleet, monkeypatch):
-    for key, value in fleet.env().items():
+def fresh(healthy_fleet, monkeypatch):
+    for key, value in healthy_fleet.env().items():
         monkeypatch.setenv(key, value)
-    fleet.clear_faults()
-    fleet.reset_stats()
 
 
 @pytest.fixture

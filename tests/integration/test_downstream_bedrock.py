@@ -9,26 +9,25 @@ import time
 
 import pytest
 
-from local.simulators import SimulatorFleet
 from mangaassist.aws_clients import client as shared_client
 from mangaassist.breaker import (
     CircuitBreakers,
     CircuitState,
     DependencyClientError,
     FailureKind,
-    ServiceUnavailableError,
 )
 from mangaassist.deadline import Deadline
 from mangaassist.downstream.bedrock import BedrockLlm
 from mangaassist.registry import REGISTRY
 from tests.fakes import InMemoryCircuitStore, ManualClock
+from tests.integration.breaker_checks import counted, outage, with_timeout
 
 pytestmark = pytest.mark.integration
 
 LLM_TIMEOUT_MS = 500
 FAST_REGISTRY = {
     **REGISTRY,
-    "llm": dataclasses.replace(REGISTRY["llm"], timeout_ms=LLM_TIMEOUT_MS, slow_call_ms=LLM_TIMEOUT_MS - 10),
+    "llm": with_timeout(REGISTRY["llm"], LLM_TIMEOUT_MS),
 }
 THRESHOLD = FAST_REGISTRY["llm"].breaker.failure_threshold
 CONTEXT = "<context>\nPre-orders are charged on the release date.\n予約商品のお支払いは発売日に確定します。\n</context>"
@@ -42,20 +41,16 @@ class MaxJitter(random.Random):
 
 
 @pytest.fixture(scope="module")
-def fleet():
-    with SimulatorFleet(["llm"]) as running:
-        yield running
+def simulated_services() -> tuple[str, ...]:
+    return ("llm",)
 
 
 @pytest.fixture(autouse=True)
-def bedrock_env(fleet, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fleet.urls()["llm"])
+def bedrock_env(healthy_fleet, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", healthy_fleet.urls()["llm"])
     monkeypatch.setenv("BEDROCK_MODEL_ID", "anthropic.claude-3-haiku-20240307-v1:0")
     shared_client.cache_clear()
-    fleet.clear_faults()
-    fleet.reset_stats()
     yield
-    fleet.clear_faults()
     shared_client.cache_clear()
 
 
@@ -69,20 +64,10 @@ def llm(breakers) -> BedrockLlm:
     return BedrockLlm(breakers, rng=MaxJitter())
 
 
-def counted(breakers: CircuitBreakers) -> int:
-    return sum(breakers.record("llm").failure_buckets.values())
-
-
 def ask(llm: BedrockLlm, text: str, deadline: Deadline | None = None) -> str:
     return llm.converse(
         f"You are MangaAssist.\n{CONTEXT}", [{"role": "user", "content": text}], deadline or Deadline(5)
     )
-
-
-def outage(call) -> ServiceUnavailableError:
-    with pytest.raises(ServiceUnavailableError) as err:
-        call()
-    return err.value
 
 
 def test_a_grounded_answer_in_the_customers_language(llm, fleet):
@@ -114,7 +99,7 @@ def test_throttling_is_retried_at_most_three_times_then_counted_once(breakers, f
     assert outage(lambda: ask(llm, "hi", Deadline(5, clock=clock))).kind is FailureKind.THROTTLED
     assert fleet.stats()["llm"]["calls"] == 3
     assert pauses.taken == pytest.approx([0.2, 0.4])  # exponential backoff between them, none after the last
-    assert counted(breakers) == 1
+    assert counted(breakers, "llm") == 1
 
 
 def test_throttle_backoff_stops_where_the_deadline_leaves_no_room(breakers, fleet):
@@ -143,21 +128,21 @@ def test_a_throttle_that_clears_during_backoff_still_answers(llm, breakers, flee
     fleet.set_fault("llm", "throttle", expires_in_s=0.1)
     assert "release date" in ask(llm, "When is a pre-order charged?")
     assert fleet.stats()["llm"]["calls"] == 2
-    assert counted(breakers) == 0
+    assert counted(breakers, "llm") == 0
 
 
 def test_service_unavailable_is_counted_with_exactly_one_request(llm, breakers, fleet):
     fleet.set_fault("llm", "error")
     assert outage(lambda: ask(llm, "hi")).kind is FailureKind.ERROR
     assert fleet.stats()["llm"] == {"calls": 1, "failures": 1}  # botocore did not retry behind our back
-    assert counted(breakers) == 1
+    assert counted(breakers, "llm") == 1
 
 
 def test_down_is_a_counted_error(llm, breakers, fleet):
     fleet.set_fault("llm", "down")
     assert outage(lambda: ask(llm, "hi")).kind is FailureKind.ERROR
     assert fleet.stats()["llm"]["calls"] == 1
-    assert counted(breakers) == 1
+    assert counted(breakers, "llm") == 1
 
 
 def test_hang_is_bounded_by_the_registry_timeout(llm, breakers, fleet):
@@ -166,7 +151,7 @@ def test_hang_is_bounded_by_the_registry_timeout(llm, breakers, fleet):
     started = time.perf_counter()
     assert outage(lambda: ask(llm, "hi", Deadline(5))).kind is FailureKind.TIMEOUT
     assert LLM_TIMEOUT_MS / 1000 <= time.perf_counter() - started < LLM_TIMEOUT_MS / 1000 + 1.0
-    assert counted(breakers) == 1
+    assert counted(breakers, "llm") == 1
 
 
 def test_the_deadline_caps_the_timeout(fleet):
@@ -196,7 +181,7 @@ def test_a_malformed_conversation_is_a_client_error_and_not_counted(llm, breaker
         with pytest.raises(DependencyClientError) as err:
             llm.converse("", [{"role": "assistant", "content": "I start"}], Deadline(5))
         assert err.value.status_code == 400
-    assert counted(breakers) == 0
+    assert counted(breakers, "llm") == 0
     assert breakers.record("llm").state is CircuitState.CLOSED
 
 
@@ -216,7 +201,7 @@ def test_ping_is_a_one_token_converse_outside_the_breaker(llm, breakers, fleet):
         "down": (False, None, FailureKind.ERROR, "connection"),
         "hang": (False, None, FailureKind.TIMEOUT, "timeout"),
     }
-    assert counted(breakers) == 0
+    assert counted(breakers, "llm") == 0
 
     fleet.clear_faults()
     breakers.force_open("llm", "test")

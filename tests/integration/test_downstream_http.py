@@ -11,7 +11,6 @@ from typing import ClassVar
 
 import pytest
 
-from local.simulators import SimulatorFleet
 from mangaassist.breaker import (
     CircuitBreakers,
     CircuitState,
@@ -24,31 +23,20 @@ from mangaassist.downstream.http_services import HttpDownstream
 from mangaassist.downstream.models import Order, Product
 from mangaassist.registry import REGISTRY
 from tests.fakes import InMemoryCircuitStore, ManualClock
+from tests.integration.breaker_checks import counted, outage, with_timeout
 
 pytestmark = pytest.mark.integration
 
 TIMEOUT_MS = 250
 # Same services, thresholds and names as production; only the clocks are shortened so the suite stays fast.
-FAST_REGISTRY = {
-    name: dataclasses.replace(spec, timeout_ms=TIMEOUT_MS, slow_call_ms=TIMEOUT_MS - 10)
-    for name, spec in REGISTRY.items()
-}
+FAST_REGISTRY = {name: with_timeout(spec, TIMEOUT_MS) for name, spec in REGISTRY.items()}
 ORDERS = "order_service"
 THRESHOLD = FAST_REGISTRY[ORDERS].breaker.failure_threshold
 
 
-@pytest.fixture(scope="module")
-def fleet():
-    with SimulatorFleet() as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
-def healthy(fleet):
-    fleet.clear_faults()
-    fleet.reset_stats()
-    yield
-    fleet.clear_faults()
+def healthy(healthy_fleet):
+    return healthy_fleet
 
 
 @pytest.fixture
@@ -63,18 +51,8 @@ def downstream(fleet, breakers, monkeypatch) -> HttpDownstream:
     return HttpDownstream(breakers)
 
 
-def counted(breakers: CircuitBreakers, service: str) -> int:
-    return sum(breakers.record(service).failure_buckets.values())
-
-
 def deadline() -> Deadline:
     return Deadline(10)
-
-
-def outage(call) -> ServiceUnavailableError:
-    with pytest.raises(ServiceUnavailableError) as err:
-        call()
-    return err.value
 
 
 # ---------------------------------------------------------------------- healthy services

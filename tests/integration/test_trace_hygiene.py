@@ -34,7 +34,6 @@ BEARER = "Bearer eyJraWQiOiJtYW5nYSJ9.eyJzdWIiOiJjdXN0LTAwMDEifQ.c2lnbmF0dXJl"
 # The benches' fixtures, shared with their own modules.
 bench = harness.bench
 receivers = harness.receivers
-fleet = chat_bench.fleet
 faq_bucket = chat_bench.faq_bucket
 chat = chat_bench.chat
 
