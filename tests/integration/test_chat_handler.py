@@ -106,12 +106,17 @@ def circuit_item(endpoint: str, table: str, service: str) -> dict:
 # ---------------------------------------------------------------- happy paths, one per intent
 
 
+def healthy_answer(chat, name: str, intent: str) -> dict:
+    """The body of the answer to events/<name>.json: a 200 with that intent and nothing degraded."""
+    status, body, _ = invoke(chat, event(name))
+    assert status == 200, body
+    assert (body["intent"], body["degraded"]) == (intent, False)
+    return body
+
+
 def test_order_tracking_shows_the_order_services_orders(chat, fleet) -> None:
-    status, body, _ = invoke(chat, event("chat_order_tracking"))
-    assert status == 200
-    assert body["intent"] == "order_tracking"
+    body = healthy_answer(chat, "chat_order_tracking", "order_tracking")
     assert body["language"] == "ja"
-    assert body["degraded"] is False
     assert [o["order_id"] for o in body["orders"]] == list(CUST_0001_ORDERS)
     assert CUST_0001_ORDERS[0] in body["message"]
     (request,) = fleet.requests("order_service")
@@ -119,41 +124,29 @@ def test_order_tracking_shows_the_order_services_orders(chat, fleet) -> None:
 
 
 def test_recommendations_are_personal_for_a_signed_in_customer(chat, fleet) -> None:
-    status, body, _ = invoke(chat, event("chat_recommendation"))
-    assert status == 200
-    assert body["intent"] == "recommendation"
-    assert body["degraded"] is False
+    body = healthy_answer(chat, "chat_recommendation", "recommendation")
     assert body["items"]
     assert fleet.stats()["recommendations"]["calls"] == 1
     assert fleet.requests("recommendations")[0]["query"]["customer_id"] == "cust-0002"
 
 
 def test_product_info_is_phrased_by_bedrock_from_catalog_data(chat, fleet) -> None:
-    status, body, _ = invoke(chat, event("chat_product_info"))
-    assert status == 200
-    assert body["intent"] == "product_info"
+    body = healthy_answer(chat, "chat_product_info", "product_info")
     assert body["language"] == "ja"
-    assert body["degraded"] is False
     assert any("フリーレン" in item["title_ja"] for item in body["items"])
     assert fleet.stats()["catalog"]["calls"] == 1
     assert fleet.stats()["llm"]["calls"] == 1
 
 
 def test_faq_is_answered_by_rag_over_the_faq_from_s3(chat, fleet) -> None:
-    status, body, _ = invoke(chat, event("chat_faq"))
-    assert status == 200
-    assert body["intent"] == "faq"
+    body = healthy_answer(chat, "chat_faq", "faq")
     assert body["language"] == "ja"
-    assert body["degraded"] is False
     assert "送料" in body["message"]
     assert fleet.stats()["llm"]["calls"] == 1
 
 
 def test_returns_lists_the_customers_return_cases(chat, fleet) -> None:
-    status, body, _ = invoke(chat, event("chat_returns"))
-    assert status == 200
-    assert body["intent"] == "returns"
-    assert body["degraded"] is False
+    body = healthy_answer(chat, "chat_returns", "returns")
     assert "RMA-9X1P6T" in body["message"]  # cust-0004's case in the sample data
 
 
@@ -162,10 +155,7 @@ def test_returns_lists_the_customers_return_cases(chat, fleet) -> None:
     [("chat_escalation", "escalation"), ("chat_greeting", "greeting"), ("chat_open_ended", "open_ended")],
 )
 def test_other_intents_answer(chat, name: str, intent: str) -> None:
-    status, body, _ = invoke(chat, event(name))
-    assert status == 200
-    assert body["intent"] == intent
-    assert body["degraded"] is False
+    body = healthy_answer(chat, name, intent)
     assert body["message"]
 
 
