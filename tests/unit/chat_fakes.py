@@ -25,6 +25,7 @@ CUSTOMER = "0b7c6a52-1111-4c2e-9a55-3c1f0d6e8a01"
 PROMO_EN = "Double points on all Jump titles this week"
 PROMO_JA = "今週はジャンプ作品のポイント2倍"
 
+LANGS = ("en", "ja")
 JA_REPLY = "ご質問ありがとうございます。こちらが回答です。"
 EN_REPLY = "Thanks for asking. Here is the answer."
 
@@ -155,35 +156,41 @@ class FaqMatch:
     score: float = 1.0
 
 
-SHIPPING = FaqEntry(
-    id="shipping-fee",
-    answer={
-        "en": "Shipping is free on orders of 2,000 yen or more; otherwise it is 410 yen.",
-        "ja": "2,000円以上のご注文は送料無料です。それ未満は410円です。",
-    },
-    questions={"en": ["How much is shipping?"], "ja": ["送料はいくらですか"]},
+def faq_entry(
+    entry_id: str, question: tuple[str, str], answer: tuple[str, str], intent: str = "faq", **more: Any
+) -> FaqEntry:
+    """An entry with one question and its answer, each (English, Japanese)."""
+    return FaqEntry(
+        entry_id,
+        dict(zip(LANGS, answer, strict=True)),
+        {lang: [q] for lang, q in zip(LANGS, question, strict=True)},
+        intent=intent,
+        **more,
+    )
+
+
+SHIPPING = faq_entry(
+    "shipping-fee",
+    ("How much is shipping?", "送料はいくらですか"),
+    (
+        "Shipping is free on orders of 2,000 yen or more; otherwise it is 410 yen.",
+        "2,000円以上のご注文は送料無料です。それ未満は410円です。",
+    ),
     links=[{"label": {"en": "Shipping rates", "ja": "送料について"}, "url": "https://store.example/help/shipping"}],
 )
-
-
-AUTOGRAPHS = FaqEntry(
-    id="signed-copies",
-    answer={
-        "en": "We do not sell signed copies; autographed editions are sold only at publisher events.",
-        "ja": "サイン本の販売は行っておりません。サイン本は出版社のイベントでのみ販売されます。",
-    },
-    questions={"en": ["Do you sell autographed copies?"], "ja": ["サイン本はありますか"]},
+AUTOGRAPHS = faq_entry(
+    "signed-copies",
+    ("Do you sell autographed copies?", "サイン本はありますか"),
+    (
+        "We do not sell signed copies; autographed editions are sold only at publisher events.",
+        "サイン本の販売は行っておりません。サイン本は出版社のイベントでのみ販売されます。",
+    ),
 )
-
-
-PARCEL = FaqEntry(
-    id="parcel-whereabouts",
+PARCEL = faq_entry(
+    "parcel-whereabouts",
+    ("Where is my parcel?", "荷物はどこですか"),
+    ("You can follow your parcel on the order history page.", "荷物は注文履歴ページで追跡できます。"),
     intent="order_tracking",
-    answer={
-        "en": "You can follow your parcel on the order history page.",
-        "ja": "荷物は注文履歴ページで追跡できます。",
-    },
-    questions={"en": ["Where is my parcel?"], "ja": ["荷物はどこですか"]},
 )
 
 
