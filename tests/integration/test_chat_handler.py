@@ -19,8 +19,6 @@ import pytest
 from botocore.config import Config
 
 from mangaassist.breaker.model import CircuitState
-from mangaassist.chat.intents import Intent
-from mangaassist.chat.policy import BUDGET_S
 from mangaassist.chat.telemetry import ANALYTICS_DEFERRED_LOG
 from mangaassist.faq.bundled import BUNDLED_VECTORS_PATH
 from mangaassist.faq.vectors import vectors_key
@@ -94,6 +92,12 @@ def invoke(handler, evt: dict, remaining_ms: int = 12_000) -> tuple[int, dict, f
     response = handler.lambda_handler(copy.deepcopy(evt), FakeLambdaContext(remaining_ms=remaining_ms))
     elapsed_ms = (time.perf_counter() - started) * 1000
     return response["statusCode"], json.loads(response["body"]), elapsed_ms
+
+
+def answer_line(caplog) -> logging.LogRecord:
+    """The one chat_answer line the last request logged: its services_down, calls and deadline_exceeded."""
+    (line,) = [r for r in caplog.records if r.getMessage() == "chat_answer"]
+    return line
 
 
 def circuit_item(endpoint: str, table: str, service: str) -> dict:
@@ -183,11 +187,9 @@ def test_order_service_outage_degrades_opens_the_circuit_after_three_and_then_se
     fleet.set_fault("order_service", mode)
     threshold = REGISTRY["order_service"].breaker.failure_threshold
     assert threshold == 3
-    # A hung order service must cost at most the request's own deadline, never the hang itself. The slack
-    # covers a cold environment on a loaded 2-core CI machine; speed itself is measured by benchmarks.
-    budget_ms = BUDGET_S[Intent.ORDER_TRACKING] * 1000 + 2000
     for attempt in range(threshold):
-        status, body, elapsed_ms = invoke(chat, event("chat_order_tracking"))
+        caplog.clear()
+        status, body, _ = invoke(chat, event("chat_order_tracking"))
         assert status == 200
         assert body["degraded"] is True
         assert body["degraded_reason"] == "order_service_unavailable"
@@ -195,7 +197,8 @@ def test_order_service_outage_degrades_opens_the_circuit_after_three_and_then_se
         assert body["actions"][0]["url"] == "https://manga-store.example.jp/gp/css/order-history"
         assert "orders" not in body
         assert not any(order_id in body["message"] for order_id in CUST_0001_ORDERS)
-        assert elapsed_ms < budget_ms, f"attempt {attempt}: {elapsed_ms:.0f} ms"
+        # A hung order service costs at most the request's own deadline, never the hang itself.
+        assert answer_line(caplog).deadline_exceeded is False, f"attempt {attempt}"
     item = circuit_item(aws_env.url, state_table, "order_service")
     assert item["state"]["S"] == CircuitState.OPEN.value
     reached = fleet.stats()["order_service"]["calls"]
@@ -207,7 +210,7 @@ def test_order_service_outage_degrades_opens_the_circuit_after_three_and_then_se
         status, body, _ = invoke(chat, event("chat_order_tracking"))
         assert status == 200
         assert body["degraded_reason"] == "order_service_unavailable"
-        (answer,) = [r for r in caplog.records if r.getMessage() == "chat_answer"]
+        answer = answer_line(caplog)
         assert "order_service" in answer.services_down
         assert "order_service" not in answer.calls
         assert fleet.stats()["order_service"]["calls"] == reached
@@ -224,14 +227,14 @@ def test_a_second_environment_sees_the_open_circuit_through_the_state_table(chat
     assert fleet.stats()["order_service"]["calls"] == 3
 
 
-def test_llm_throttling_falls_back_to_the_canned_faq_answer_within_the_deadline(chat, fleet) -> None:
+def test_llm_throttling_falls_back_to_the_canned_faq_answer_within_the_deadline(chat, fleet, caplog) -> None:
     fleet.set_fault("llm", "throttle")
-    status, body, elapsed_ms = invoke(chat, event("chat_faq"))
+    status, body, _ = invoke(chat, event("chat_faq"))
     assert status == 200
     assert body["degraded_reason"] == "llm_unavailable"
     assert body["language"] == "ja"
     assert "送料" in body["message"]
-    assert elapsed_ms < 7000
+    assert answer_line(caplog).deadline_exceeded is False
 
 
 def test_catalog_and_llm_down_still_answers_orders_and_faq_by_template(chat, fleet) -> None:
@@ -247,13 +250,15 @@ def test_catalog_and_llm_down_still_answers_orders_and_faq_by_template(chat, fle
     assert "items" not in product
 
 
-def test_recommendations_down_shows_popular_titles_from_the_catalog(chat, fleet) -> None:
+def test_recommendations_down_shows_popular_titles_from_the_catalog(chat, fleet, caplog) -> None:
     fleet.set_fault("recommendations", "hang")
-    status, body, elapsed_ms = invoke(chat, event("chat_recommendation"))
+    status, body, _ = invoke(chat, event("chat_recommendation"))
     assert status == 200
     assert body["degraded_reason"] == "recommendations_unavailable"
     assert body["items"]
-    assert elapsed_ms < REGISTRY["recommendations"].timeout_ms + 1500
+    # One attempt, cut off by its timeout, and the popular titles still inside the request's deadline.
+    assert fleet.stats()["recommendations"]["calls"] == 1
+    assert answer_line(caplog).deadline_exceeded is False
 
 
 class Records(logging.Handler):
