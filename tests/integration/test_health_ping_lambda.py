@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -61,6 +60,7 @@ class Dependencies(ThreadingHTTPServer):
         self.modes = dict.fromkeys(SERVICE_NAMES, "ok")  # ok | down | hang
         self.hits = dict.fromkeys(SERVICE_NAMES, 0)
         self.release = threading.Event()
+        self.hangs_over = 0  # hung answers that have ended (released, or after their 5 s)
         self.lock = threading.Lock()
 
     @property
@@ -93,6 +93,8 @@ class _DependencyHandler(BaseHTTPRequestHandler):
         mode = self.server.hit(service)
         if mode == "hang":
             self.server.release.wait(5)
+            with self.server.lock:
+                self.server.hangs_over += 1
         return mode != "down"
 
     def do_GET(self) -> None:
@@ -342,18 +344,16 @@ def test_two_overlapping_invocations_leave_consistent_state(handler, dependencie
 
 def test_a_hanging_dependency_costs_its_own_timeout_only(handler, dependencies):
     dependencies.modes["promotions"] = "hang"
-    started = time.perf_counter()
     report = handler()
-    elapsed_s = time.perf_counter() - started
+    hang_still_held = dependencies.hangs_over == 0
     promotions = report["services"]["promotions"]
     assert promotions["ok"] is False
     assert (promotions["failure"], promotions["error_class"]) == ("timeout", "timeout")
     assert report["services"]["catalog"]["ok"] is True
-    # The ping's own timeout ended it (an abandoned prober reports no latency), after the whole 0.3 s.
+    # The run came back while the dependency still held its answer: it waited for neither the hang's end nor
+    # its own give-up (an abandoned prober reports no latency), and the ping's own timeout ended it.
+    assert hang_still_held
     assert promotions["latency_ms"] >= REGISTRY["promotions"].timeout_ms
-    # Real sockets, so the run itself is timed on the wall clock, with 2.5 s of slack for a busy machine:
-    # still short of the hang's end (5 s) and of the run's own give-up (the llm's 6 s timeout + 1 s grace).
-    assert elapsed_s < REGISTRY["promotions"].timeout_ms / 1000 + 2.5
 
 
 def test_state_table_gone_still_pings_and_reports(handler, monkeypatch):
