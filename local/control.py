@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from local.alarms import STATES, AlarmNotFoundError, UnsupportedExpressionError
-from local.simulators.faults import FaultSpecError
+from local.faults import FaultSpecError
 from mangaassist.health import BannerInputError, HealthStoreError, operator_banner
 from mangaassist.registry import service
 
@@ -109,7 +109,7 @@ class ControlApi:
             return _error(404, "unknown_target", f"target must be one of {known}")
         args = {k: v for k, v in spec.items() if k not in ("target",)}
         try:
-            fault = targets[name].set_fault(**args)
+            fault = targets[name].faults.configure(**args)
         except FaultSpecError as err:
             return _error(400, "bad_fault", str(err))
         return 200, {"target": name, "fault": fault}

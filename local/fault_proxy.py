@@ -8,21 +8,18 @@ raise.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import select
-import socket
-import struct
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from local.simulators.faults import FaultState, parse_fault
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.wrappers import Request, Response
 
-MAX_HANG_S = 600.0
+from local.faults import FaultMiddleware
+from local.serving import HttpServer, Reset
+
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade", "trailer"}
 
 DYNAMODB_ERRORS = {
@@ -40,44 +37,23 @@ S3_ERRORS = {
 }
 
 
-def dynamodb_error(mode: str) -> tuple[int, dict[str, str], bytes]:
+def dynamodb_error(_request: Request, mode: str) -> Response:
     status, error_type, message = DYNAMODB_ERRORS[mode]
-    body = json.dumps({"__type": error_type, "message": message}).encode()
-    return status, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": error_type}, body
+    body = json.dumps({"__type": error_type, "message": message})
+    headers = {"x-amzn-ErrorType": error_type}
+    return Response(body, status, headers, content_type="application/x-amz-json-1.0")
 
 
-def s3_error(mode: str) -> tuple[int, dict[str, str], bytes]:
+def s3_error(_request: Request, mode: str) -> Response:
     status, code, message = S3_ERRORS[mode]
     body = (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
         f"<RequestId>LOCALFAULT</RequestId></Error>"
-    ).encode()
-    return status, {"Content-Type": "application/xml"}, body
+    )
+    return Response(body, status, content_type="application/xml")
 
 
 ERROR_SHAPES = {"dynamodb": dynamodb_error, "s3": s3_error}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128
-    proxy: FaultProxy
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self.server.proxy.handle(self)
-
-    do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_GET
 
 
 class FaultProxy:
@@ -86,122 +62,41 @@ class FaultProxy:
     def __init__(self, name: str, upstream: str, error_shape: str, host: str = "127.0.0.1", port: int = 0):
         self.name = name
         self.upstream = urlsplit(upstream)
-        self.error_shape = ERROR_SHAPES[error_shape]
-        self.faults = FaultState()
-        self.stopping = threading.Event()
-        self._httpd = _Server((host, port), _Handler)
-        self._httpd.proxy = self
-        self._thread: threading.Thread | None = None
+        self.faulty = FaultMiddleware(self._forward, ERROR_SHAPES[error_shape])
+        self.faults = self.faulty.faults
+        self._http = HttpServer(self.faulty, f"proxy-{name}", host, port)
         self._local = threading.local()
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._http.url
 
     def start(self) -> FaultProxy:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"proxy-{self.name}", daemon=True
-        )
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self.stopping.set()
-        if self._thread is not None:  # shutdown() waits for a serve_forever() that never ran otherwise
-            self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._http.stop()
 
-    def set_fault(self, mode: str, **kwargs: Any) -> dict[str, Any]:
-        self.faults.set(parse_fault(mode, **kwargs))
-        return self.faults.describe()
-
-    # ------------------------------------------------------------------ one request
-
-    def handle(self, req: _Handler) -> None:
-        length = int(req.headers.get("Content-Length") or 0)
-        body = req.rfile.read(length) if length else b""
-        mode = self.faults.admit()
-        if mode == "down":
-            self.faults.failed()
-            _reset(req)
-            return
-        if mode == "hang":
-            self.faults.failed()
-            self._hang(req)
-            return
-        if mode == "slow" and self.stopping.wait(self.faults.latency_s()):
-            _reset(req)
-            return
-        if mode in ("error", "throttle"):
-            self.faults.failed()
-            _send(req, *self.error_shape(mode))
-            return
-        try:
-            status, headers, payload = self._forward(req.command, req.path, dict(req.headers.items()), body)
-        except OSError:
-            self.faults.failed()
-            _reset(req)  # moto itself is gone: the client sees what a dead endpoint looks like
-            return
-        if status >= 500:
-            self.faults.failed()
-        _send(req, status, headers, payload)
-
-    def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes):
-        headers = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
+    def _forward(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        headers = {k: v for k, v in EnvironHeaders(environ).items() if k.lower() not in HOP_BY_HOP}
+        path = environ.get("RAW_URI") or request.full_path
         for attempt in (1, 2):
             conn = getattr(self._local, "conn", None)
             if conn is None:
                 conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=60)
                 self._local.conn = conn
             try:
-                conn.request(method, path, body=body, headers=headers)
-                resp = conn.getresponse()
-                payload = resp.read()
-                out = {k: v for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length"}}
-                return resp.status, out, payload
+                conn.request(request.method, path, body=request.get_data(), headers=headers)
+                answer = conn.getresponse()
+                payload = answer.read()
+                break
             except (http.client.HTTPException, OSError):
                 # A pooled connection moto closed while idle: one retry on a fresh connection.
                 conn.close()
                 self._local.conn = None
                 if attempt == 2:
-                    raise
-        raise OSError("unreachable")
-
-    def _hang(self, req: _Handler) -> None:
-        sock = req.connection
-        req.close_connection = True
-        until = time.monotonic() + MAX_HANG_S
-        while not self.stopping.is_set() and time.monotonic() < until:
-            try:
-                readable, _, _ = select.select([sock], [], [], 0.05)
-                if readable and not sock.recv(65536):
-                    return
-            except (OSError, ValueError):
-                return
-            if self.faults.current().mode != "hang":
-                break
-        _reset(req)
-
-
-def _send(req: _Handler, status: int, headers: dict[str, str], payload: bytes) -> None:
-    try:
-        req.send_response(status)
-        for key, value in headers.items():
-            req.send_header(key, value)
-        req.send_header("Content-Length", str(len(payload)))
-        req.end_headers()
-        if req.command != "HEAD":
-            req.wfile.write(payload)
-    except OSError:
-        req.close_connection = True
-
-
-def _reset(req: _Handler) -> None:
-    """No HTTP answer at all: reset the connection (RST), as an unreachable endpoint does."""
-    req.close_connection = True
-    with contextlib.suppress(OSError):
-        req.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        req.connection.close()
+                    raise Reset from None  # moto itself is gone: the client sees what a dead endpoint looks like
+        out = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length"}]
+        return Response(payload, answer.status, out)(environ, start_response)

@@ -1,9 +1,10 @@
 """Local HTTP receivers standing in for Slack's incoming webhooks and PagerDuty's Events API v2.
 
-Each receiver runs in-process on 127.0.0.1, records every request it gets (thread-safe), and answers with a
-configurable response: one steady answer, or a sequence consumed one per request before falling back to the
-steady one. Canned bodies match what the real services answer (Slack: plain-text error codes; PagerDuty:
-JSON with status/message/dedup_key), so the relay's handling of each answer is exercised as in production.
+Each receiver is a WSGI app served in-process on 127.0.0.1 (local/serving.py). It records every POST it gets
+(thread-safe), and answers with a configurable response: one steady answer, or a sequence consumed one per
+request before falling back to the steady one. Canned bodies match what the real services answer (Slack:
+plain-text error codes; PagerDuty: JSON with status/message/dedup_key), so the relay's handling of each answer
+is exercised as in production.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from local.serving import HttpServer
 
 # What Slack's incoming webhooks answer (api.slack.com/messaging/webhooks#handling_errors).
 SLACK_BODIES = {
@@ -76,11 +80,6 @@ def pagerduty_response(status: int, delay_s: float = 0.0) -> CannedResponse:
     return CannedResponse(status, body, "application/json", headers, delay_s)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # a burst of concurrent alarms must not wait on the default backlog of 5
-
-
 class Receiver:
     """One HTTP endpoint on 127.0.0.1 that records requests and answers as told."""
 
@@ -92,8 +91,7 @@ class Receiver:
         self._requests: list[ReceivedRequest] = []
         self._steady = respond(steady_status, 0.0)
         self._queue: list[CannedResponse] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: HttpServer | None = None
 
     # -- configuration -------------------------------------------------------------------------------------
     def answer(self, status: int | CannedResponse, delay_s: float = 0.0) -> Receiver:
@@ -146,60 +144,29 @@ class Receiver:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError(f"receiver {self.name} is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.url
 
     def start(self, port: int = 0) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            timeout = 10  # idle keep-alive connections release their thread
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                request = ReceivedRequest(
-                    method="POST",
-                    path=self.path,
-                    headers={k: v for k, v in self.headers.items()},
-                    body=self.rfile.read(length) if length else b"",
-                    at=time.time(),
-                )
-                receiver._record(request)
-                canned = receiver._next_response()
-                if canned.delay_s:
-                    time.sleep(canned.delay_s)
-                body = canned.body(request) if callable(canned.body) else canned.body
-                data = body.encode("utf-8") if isinstance(body, str) else body
-                try:
-                    self.send_response(canned.status)
-                    self.send_header("Content-Type", canned.content_type)
-                    self.send_header("Content-Length", str(len(data)))
-                    for name, value in canned.headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the caller gave up (its timeout) before the late answer
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # request lines carry webhook paths, i.e. secrets
-
-        self._server = _Server(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"receiver-{self.name}", daemon=True
-        )
-        self._thread.start()
+        self._server = HttpServer(self._app, f"receiver-{self.name}", port=port).start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        http = Request(environ)
+        if http.method != "POST":
+            return Response("use POST", 405)(environ, start_response)
+        request = ReceivedRequest("POST", environ["RAW_URI"], dict(http.headers), http.get_data(), time.time())
+        self._record(request)
+        canned = self._next_response()
+        if canned.delay_s:
+            time.sleep(canned.delay_s)
+        body = canned.body(request) if callable(canned.body) else canned.body
+        answer = Response(body, canned.status, canned.headers, content_type=canned.content_type)
+        return answer(environ, start_response)
 
     def __enter__(self) -> Receiver:
         return self.start() if self._server is None else self

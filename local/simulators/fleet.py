@@ -92,7 +92,7 @@ class SimulatorFleet:
 
     def set_fault(self, service: str, mode: str, **kwargs: Any) -> dict[str, Any]:
         """Same semantics as POST /_sim/fault: mode, latency_ms, rate, expires_in_s, seed."""
-        return self.server(service).set_fault(mode, **kwargs)
+        return self.server(service).faults.configure(mode, **kwargs)
 
     def fault(self, service: str) -> dict[str, Any]:
         return self.server(service).faults.describe()

@@ -1,31 +1,28 @@
-"""One simulated dependency on its own 127.0.0.1 port: routing, fault injection and the /_sim control API."""
+"""One simulated dependency on its own 127.0.0.1 port: routing, the shared fault middleware, the /_sim control API."""
 
 from __future__ import annotations
 
 import collections
-import contextlib
+import io
 import json
 import logging
 import re
-import select
-import socket
-import struct
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from local.simulators.faults import FaultSpecError, FaultState, parse_fault
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.wrappers import Request, Response
+
+from local.faults import FaultMiddleware, FaultSpecError
+from local.serving import HttpServer
 from local.simulators.sigv4 import SignatureError, SigV4Verifier
 
 logger = logging.getLogger("local.simulators")
 
 CONTROL_PREFIX = "/_sim/"
-MAX_HANG_S = 600.0  # a hung request is released after this even if the client never gives up
-IDLE_KEEPALIVE_S = 30.0
 MAX_BODY_BYTES = 1 << 20
 REQUEST_LOG_SIZE = 200
 
@@ -120,136 +117,8 @@ class SimService:
         return [route("GET", "/health", self.health), *self.routes()]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # a hung or idle keep-alive connection must never hold up stop()
-    request_queue_size = 128
-    sim: SimulatorServer
-
-    def process_request(self, request, client_address):
-        self.sim.track(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request):
-        self.sim.untrack(request)
-        super().shutdown_request(request)
-
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, like the real services behind a pooled session
-    server_version = "MangaAssistSimulator/1.0"
-    timeout = IDLE_KEEPALIVE_S
-    # Headers and body leave in two writes; with Nagle on, delayed ACKs add ~40 ms to every answer.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s %s", self.address_string(), format % args)
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_GET
-
-    # ------------------------------------------------------------------ dispatch
-
-    def _dispatch(self) -> None:
-        sim = self.server.sim
-        url = urlsplit(self.path)
-        path = url.path  # matched still encoded: a Bedrock model ARN holds an encoded "/"
-        if path.startswith(CONTROL_PREFIX):
-            self._send(sim.control(self.command, path, self._read_body() or b""))
-            return
-        mode = sim.faults.admit()
-        if mode == "down":
-            sim.faults.failed()
-            self._reset()
-            return
-        if mode == "hang":
-            sim.faults.failed()
-            self._hang()
-            return
-        if mode == "slow" and sim.stopping.wait(sim.faults.latency_s()):
-            self._reset()
-            return
-        body = self._read_body()
-        if body is None:
-            self._send(sim.service.error_response(413, "unreadable_body", "send a Content-Length of at most 1 MiB"))
-            return
-        request = SimRequest(
-            method=self.command,
-            path=path,
-            query={k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()},
-            body=body,
-            headers={k.lower(): v for k, v in self.headers.items()},
-        )
-        sim.log_request(request)
-        # Authorisation comes first, as at API Gateway: an unsigned call is refused even while the backend fails.
-        response = sim.refuse_unsigned(request, self.path)
-        if response is None:
-            response = sim.service.fault_response(mode) if mode in ("error", "throttle") else sim.handle(request)
-        if response.status >= 500 or response.status == 429:
-            sim.faults.failed()
-        self._send(response)
-
-    def _read_body(self) -> bytes | None:
-        """The request body, or None (and the connection closed after the answer) when it cannot be read."""
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        # The project's clients (requests, botocore) always send a Content-Length; chunked bodies are refused.
-        if self.headers.get("Transfer-Encoding") or not 0 <= length <= MAX_BODY_BYTES:
-            self.close_connection = True
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, response: SimResponse) -> None:
-        payload = b"" if response.body is None else json.dumps(response.body, ensure_ascii=False).encode()
-        try:
-            self.send_response(response.status)
-            if payload:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for key, value in response.headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-        except OSError:
-            self.close_connection = True  # the client gave up first; nothing left to tell it
-
-    # ------------------------------------------------------------------ connection-level faults
-
-    def _reset(self) -> None:
-        """No HTTP answer at all: the connection is reset (RST), as a crashed or firewalled service does."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-
-    def _hang(self) -> None:
-        """Hold the connection without answering until the client gives up, the fault heals or we stop."""
-        sim = self.server.sim
-        sock = self.connection
-        self.close_connection = True
-        until = time.monotonic() + MAX_HANG_S
-        while not sim.stopping.is_set() and time.monotonic() < until:
-            try:
-                readable, _, _ = select.select([sock], [], [], 0.05)
-                if readable and not sock.recv(65536):
-                    return  # the client closed its end: it stopped waiting
-            except (OSError, ValueError):
-                return
-            if sim.faults.current().mode != "hang":
-                break
-        self._reset()
-
-
 class SimulatorServer:
-    """A SimService served by a threaded HTTP server on 127.0.0.1 with its own fault state."""
+    """A SimService behind the fault middleware, served on 127.0.0.1 with its own fault state and /_sim API."""
 
     def __init__(
         self, service: SimService, host: str = "127.0.0.1", port: int = 0, verifier: SigV4Verifier | None = None
@@ -258,14 +127,12 @@ class SimulatorServer:
         self.verifier = verifier  # None: the service takes unsigned calls (Bedrock's simulator, test doubles)
         self.host = host
         self.port = port
-        self.faults = FaultState()
-        self.stopping = threading.Event()
+        self.faulty = FaultMiddleware(self._serve, self._fault_answer, self._refuse)
+        self.faults = self.faulty.faults
         self._routes = service.all_routes()
         self._requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
-        self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: HttpServer | None = None
 
     @property
     def name(self) -> str:
@@ -276,40 +143,52 @@ class SimulatorServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> SimulatorServer:
-        httpd = _Server((self.host, self.port), _RequestHandler)
-        httpd.sim = self
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
-        self.stopping.clear()
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sim-{self.name}", daemon=True
-        )
-        self._thread.start()
+        self._http = HttpServer(self._app, f"sim-{self.name}", self.host, self.port).start()
+        self.port = int(self._http.url.rsplit(":", 1)[1])
         return self
 
     def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        self.stopping.set()
-        httpd.shutdown()
-        with self._lock:
-            open_connections = list(self._connections)
-        for sock in open_connections:
-            # Wakes handler threads parked on idle keep-alive reads so nothing outlives the server.
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        http, self._http = self._http, None
+        if http is not None:
+            http.stop()
 
-    def track(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._connections.add(sock)
+    # ------------------------------------------------------------------ WSGI
 
-    def untrack(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._connections.discard(sock)
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"].startswith(CONTROL_PREFIX):
+            request = Request(environ)
+            return _http(self.control(request.method, request.path, request.get_data()))(environ, start_response)
+        return self.faulty(environ, start_response)
+
+    def _arrived(self, environ: dict[str, Any]) -> tuple[SimRequest, SimResponse | None]:
+        """The request as the service sees it, logged, and the refusal it gets before any answer (or None)."""
+        # Matched still encoded: a Bedrock model ARN holds an encoded "/".
+        raw_path = environ.get("RAW_URI") or environ["PATH_INFO"]
+        url = urlsplit(raw_path)
+        body = environ["wsgi.input"].read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        request = SimRequest(
+            method=environ["REQUEST_METHOD"],
+            path=url.path,
+            query={k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()},
+            body=body,
+            headers={k.lower(): v for k, v in EnvironHeaders(environ).items()},
+        )
+        if len(body) > MAX_BODY_BYTES:
+            return request, self.service.error_response(413, "unreadable_body", "send at most 1 MiB")
+        self.log_request(request)
+        return request, self.refuse_unsigned(request, raw_path)
+
+    def _refuse(self, request: Request) -> Response | None:
+        refusal = self._arrived(request.environ)[1]
+        return None if refusal is None else _http(refusal)
+
+    def _fault_answer(self, _request: Request, mode: str) -> Response:
+        return _http(self.service.fault_response(mode))
+
+    def _serve(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request, refusal = self._arrived(environ)
+        return _http(refusal or self.handle(request))(environ, start_response)
 
     # ------------------------------------------------------------------ requests
 
@@ -362,10 +241,6 @@ class SimulatorServer:
         with self._lock:
             self._requests.clear()
 
-    def set_fault(self, mode: str, **kwargs: Any) -> dict[str, Any]:
-        self.faults.set(parse_fault(mode, **kwargs))
-        return self.faults.describe()
-
     # ------------------------------------------------------------------ the /_sim control API
 
     def control(self, method: str, path: str, body: bytes) -> SimResponse:
@@ -403,6 +278,12 @@ class SimulatorServer:
         if unknown:
             return SimResponse(400, error_body("bad_fault", f"unknown fields: {', '.join(unknown)}"))
         try:
-            return SimResponse(200, {"fault": self.set_fault(**spec)})
+            return SimResponse(200, {"fault": self.faults.configure(**spec)})
         except FaultSpecError as err:
             return SimResponse(400, error_body("bad_fault", str(err)))
+
+
+def _http(response: SimResponse) -> Response:
+    payload = None if response.body is None else json.dumps(response.body, ensure_ascii=False)
+    mimetype = None if payload is None else "application/json"
+    return Response(payload, response.status, response.headers, mimetype=mimetype)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.simulators.faults import MODES, FaultSpecError, FaultState, parse_fault
+from local.faults import MODES, FaultSpecError, FaultState, parse_fault
 
 
 class Clock:

@@ -1,16 +1,32 @@
-"""Fault injection and call counting for one simulator: what to break next, and how often it broke."""
+"""Fault injection for every local endpoint, simulators and store proxies alike: what to break, how often it broke.
+
+``FaultMiddleware`` is the one place a fault happens: it wraps an endpoint's WSGI app and, per call, resets
+the connection (down), holds it without an answer (hang), answers late (slow), answers the endpoint's own
+error or throttle shape (error, throttle, and flaky's errors), or lets the call through; it counts every
+call and every failure, the app's own 5xx and 429 answers included.
+"""
 
 from __future__ import annotations
 
+import io
 import random
+import select
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import get_input_stream
+
+from local.serving import STOPPING, Reset
 
 MODES = ("ok", "down", "error", "slow", "hang", "flaky", "throttle")
 DEFAULT_SLOW_MS = 3000
 DEFAULT_FLAKY_RATE = 0.5
 DEFAULT_SEED = 17
+MAX_HANG_S = 600.0  # a hung request is released after this even if the client never gives up
 
 
 class FaultSpecError(ValueError):
@@ -84,6 +100,11 @@ class FaultState:
     def clear(self) -> None:
         self.set(Fault())
 
+    def configure(self, mode: str, **kwargs: Any) -> dict[str, Any]:
+        """Apply a fault request (mode, latency_ms, rate, expires_in_s, seed); answers the fault as described."""
+        self.set(parse_fault(mode, **kwargs))
+        return self.describe()
+
     def current(self) -> Fault:
         with self._lock:
             return self._current_locked()
@@ -123,3 +144,64 @@ class FaultState:
         with self._lock:
             self._calls = 0
             self._failures = 0
+
+
+class FaultMiddleware:
+    """Wraps ``app`` with ``faults``. ``fault_answer(request, mode)`` is the endpoint's own error or throttle
+    answer; ``refuse(request)``, when given, may refuse a call before any fault answer, as authorisation does
+    at API Gateway (an unsigned call gets its 403 even while the backend fails)."""
+
+    def __init__(
+        self,
+        app: Any,
+        fault_answer: Callable[[Request, str], Response],
+        refuse: Callable[[Request], Response | None] | None = None,
+    ):
+        self.app = app
+        self.fault_answer = fault_answer
+        self.refuse = refuse
+        self.faults = FaultState()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        # The body is read first: a reset must not leave it unread, and the app reads it again from memory.
+        body = get_input_stream(environ, max_content_length=None).read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        faults, stopping = self.faults, environ[STOPPING]
+        mode = faults.admit()
+        if mode in ("down", "hang"):
+            faults.failed()
+            if mode == "hang":
+                self._hang(environ["werkzeug.socket"], stopping)
+            raise Reset
+        if mode == "slow" and stopping.wait(faults.latency_s()):
+            raise Reset
+        if mode in ("error", "throttle"):
+            request = Request(environ)
+            refusal = self.refuse(request) if self.refuse else None
+            if refusal is not None:
+                return refusal(environ, start_response)
+            faults.failed()
+            return self.fault_answer(request, mode)(environ, start_response)
+
+        def counted(status: str, headers: list, exc_info: Any = None) -> Any:
+            code = int(status.split(None, 1)[0])
+            if code >= 500 or code == 429:
+                faults.failed()
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, counted)
+        except Reset:
+            faults.failed()
+            raise
+
+    def _hang(self, sock: Any, stopping: threading.Event) -> None:
+        """Hold the connection without answering until the client gives up, the fault heals or the server stops."""
+        until = time.monotonic() + MAX_HANG_S
+        while not stopping.is_set() and time.monotonic() < until and self.faults.current().mode == "hang":
+            try:
+                readable, _, _ = select.select([sock], [], [], 0.05)
+                if readable and not sock.recv(65536):
+                    return  # the client closed its end: it stopped waiting
+            except (OSError, ValueError):
+                return
