@@ -16,17 +16,18 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from werkzeug.wrappers import Request, Response
+
 from local.edge import RateLimiter, body_too_large, client_address
+from local.serving import HttpServer
 from local.template_resources import gateway_response, resource, resources_of_type
 from local.workers import NoWorkerError, Outcome, WorkerPool
 
@@ -36,6 +37,8 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
 INTEGRATION_TIMEOUT_S = 29.0  # API Gateway gives up on an integration after 29 s
 BEARER_RE = re.compile(r"^Bearer\s+([A-Za-z0-9._:@+=-]{1,128})$")
 LOCAL_API_ID = "local000001"
+JSON = ("Content-Type", "application/json")
+HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "date", "server"}  # the server sets its own
 
 
 @dataclass(frozen=True)
@@ -199,15 +202,8 @@ def http_answer(outcome: Outcome) -> tuple[int, list[tuple[str, str]], bytes]:
     return int(result["statusCode"]), headers, payload
 
 
-class FrontServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 256
-    front: Front
-
-
 class Front:
-    """The HTTP server on 127.0.0.1:$PORT and what it routes where."""
+    """The HTTP server on 127.0.0.1:$PORT (local/serving.py) and what it routes where."""
 
     def __init__(
         self,
@@ -225,32 +221,43 @@ class Front:
         self.routes = api_routes()
         self.rate_limiter = RateLimiter()
         self.requests_served = 0
-        self._httpd = FrontServer((host, port), _Handler)
-        self._httpd.front = self
-        self._thread: threading.Thread | None = None
+        self._http = HttpServer(self._app, "front", host, port)  # bound now: the URL is known before start()
+        self.url = self._http.url
+        self.start = self._http.start
+        self.stop = self._http.stop
 
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        method, url = request.method, urlsplit(environ.get("RAW_URI") or request.full_path)
+        length = request.content_length or 0
+        local_path = url.path.startswith("/_local") or url.path == "/dashboard"
+        if length > MAX_PAYLOAD_BYTES or (not local_path and body_too_large(length)):
+            answer = GatewayAnswer("REQUEST_TOO_LARGE", 413, "Request Too Long")
+            status, headers, payload = answer.status, [*answer.headers.items(), JSON], answer.body
+        elif url.path.startswith("/_local/sns/") and method == "POST":
+            self.sns_delivery(url.path.rsplit("/", 1)[1], request.get_data())
+            status, headers, payload = 200, [("Content-Type", "text/plain")], b""
+        elif url.path.startswith("/_local/") or url.path == "/_local":
+            query = dict(parse_qsl(url.query, keep_blank_values=True))
+            status, answer = self.control(method, url.path, query, request.get_data())
+            if isinstance(answer, bytes | str):
+                headers, payload = [("Content-Type", "text/markdown; charset=utf-8")], answer
+            else:
+                headers, payload = [JSON], json.dumps(answer, ensure_ascii=False).encode()
+        elif url.path == "/dashboard" and method in ("GET", "HEAD"):
+            headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")]
+            status, payload = 200, DASHBOARD.read_bytes()
+        else:
+            source_ip = client_address(environ["REMOTE_ADDR"], request.headers.get("X-Forwarded-For"))
+            status, headers, payload = self.api(method, url, request.headers, source_ip, request.get_data())
+        kept = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+        response = Response(payload, status, kept)
+        if not any(k.lower() == "content-type" for k, _ in kept):
+            del response.headers["Content-Type"]  # a proxy result without one is passed on without one
+        return response(environ, start_response)
 
-    def start(self) -> Front:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="front", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:  # shutdown() waits for a serve_forever() that never ran otherwise
-            self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def api(self, req: _Handler, method: str, url: Any, body: bytes) -> None:
+    def api(self, method: str, url: Any, http_headers: Any, source_ip: str, body: bytes):
         request_id = str(uuid.uuid4())
-        source_ip = client_address(req.client_address[0], req.headers.get("X-Forwarded-For"))
         try:
             blocked_by = self.rate_limiter.admit(source_ip, url.path)
             if blocked_by is not None:
@@ -261,8 +268,8 @@ class Front:
             route = self.routes.get((url.path, method))
             if route is None:
                 raise GatewayAnswer("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
-            claims = claims_for(route, req.headers.get("Authorization"))
-            content_type = req.headers.get("Content-Type")
+            claims = claims_for(route, http_headers.get("Authorization"))
+            content_type = http_headers.get("Content-Type")
             if route.body_schema is not None and _body_problem(route.body_schema, body, content_type):
                 raise GatewayAnswer("BAD_REQUEST_BODY", 400, "Invalid request body")
             event = proxy_event(
@@ -270,7 +277,7 @@ class Front:
                 method,
                 url.path,
                 parse_qsl(url.query, keep_blank_values=True),
-                list(req.headers.items()),
+                list(http_headers.items()),
                 body,
                 claims,
                 self.stage,
@@ -286,74 +293,7 @@ class Front:
                 print(f"[front] {method} {url.path} -> {outcome.kind} on {outcome.worker}: {outcome.error}")
             status, headers, payload = http_answer(outcome)
         except GatewayAnswer as answer:
-            status, headers, payload = answer.status, list(answer.headers.items()), answer.body
-            headers.append(("Content-Type", "application/json"))
+            status, headers, payload = answer.status, [*answer.headers.items(), JSON], answer.body
             extra = []
         self.requests_served += 1
-        _send(req, status, [*headers, *extra, ("x-amzn-RequestId", request_id)], payload)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "MangaAssistLocal/1.0"
-    timeout = 60
-    disable_nagle_algorithm = True
-    server: FrontServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        front = self.server.front
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        local_path = url.path.startswith("/_local") or url.path == "/dashboard"
-        if length > MAX_PAYLOAD_BYTES or (not local_path and body_too_large(length)):
-            answer = GatewayAnswer("REQUEST_TOO_LARGE", 413, "Request Too Long")
-            self.close_connection = True
-            _send(self, answer.status, [*answer.headers.items(), ("Content-Type", "application/json")], answer.body)
-            return
-        body = self.rfile.read(length) if length else b""
-        if url.path.startswith("/_local/sns/") and self.command == "POST":
-            front.sns_delivery(url.path.rsplit("/", 1)[1], body)
-            _send(self, 200, [("Content-Type", "text/plain")], b"")
-        elif url.path.startswith("/_local/") or url.path == "/_local":
-            query = dict(parse_qsl(url.query, keep_blank_values=True))
-            status, payload = front.control(self.command, url.path, query, body)
-            if isinstance(payload, bytes | str):
-                data = payload.encode() if isinstance(payload, str) else payload
-                _send(self, status, [("Content-Type", "text/markdown; charset=utf-8")], data)
-            else:
-                data = json.dumps(payload, ensure_ascii=False).encode()
-                _send(self, status, [("Content-Type", "application/json")], data)
-        elif url.path == "/dashboard" and self.command in ("GET", "HEAD"):
-            _send(
-                self,
-                200,
-                [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")],
-                DASHBOARD.read_bytes(),
-            )
-        else:
-            front.api(self, self.command, url, body)
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
-
-    def __getattr__(self, name: str) -> Any:
-        # Any other method (TRACE, CONNECT, made-up ones) gets API Gateway's answer, never http.server's 501 page.
-        if name.startswith("do_"):
-            return self.do_GET
-        raise AttributeError(name)
-
-
-def _send(req: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
-    try:
-        req.send_response(status)
-        for key, value in headers:
-            if key.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
-                req.send_header(key, value)
-        req.send_header("Content-Length", str(len(payload)))
-        req.end_headers()
-        if req.command != "HEAD":
-            req.wfile.write(payload)
-    except OSError:
-        req.close_connection = True
+        return status, [*headers, *extra, ("x-amzn-RequestId", request_id)], payload
