@@ -82,11 +82,11 @@ status: $(VENV)/.installed ## the service health table of the running stack (sta
 
 .PHONY: gameday
 gameday: $(VENV)/.installed ## the seed's chaos game days on a fresh local stack; fails when an expectation does
-	WORKERS=$(WORKERS) $(PY) -m local.gameday --workers $(WORKERS)
+	WORKERS=$(WORKERS) $(PY) -m bench.gameday --workers $(WORKERS)
 
 .PHONY: fuzz
 fuzz: $(VENV)/.installed ## schemathesis from openapi.json against a fresh local stack: no 5xx, no schema breaks
-	$(PY) -m local.fuzz
+	$(PY) -m bench.fuzz
 
 .PHONY: bench-breaker
 bench-breaker: $(VENV)/.installed ## fleet of 8 processes: this breaker vs Powertools' vs pybreaker

@@ -12,7 +12,7 @@ import platform
 import time
 from pathlib import Path
 
-from local.fleet_lab import CountingDependency, Plan, run_fleet
+from bench.fleet_lab import CountingDependency, Plan, run_fleet
 from local.moto_process import MotoServer
 from mangaassist.registry import SERVICE_NAMES
 

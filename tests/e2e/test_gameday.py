@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from local import gameday, status_cli
-from local.stack_process import StackProcess
+from bench.gameday import runner as gameday
+from bench.stack_process import StackProcess
+from local import status_cli
 from mangaassist.registry import REGISTRY, SERVICE_NAMES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from local.stack_process import StackProcess
+from bench.stack_process import StackProcess
 from local.template_resources import function_properties
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from local.fleet_lab import SERVICE, CountingDependency, Plan, run_fleet
+from bench.fleet_lab import SERVICE, CountingDependency, Plan, run_fleet
 from mangaassist.breaker.dynamo_store import DynamoCircuitStore
 from tests.conftest import create_state_table, dynamodb_client
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from local.stack_process import StackProcess, alive
+from bench.stack_process import StackProcess, alive
 from local.status_cli import render
 from local.template_resources import function_environment
 from mangaassist.client_limits import MAX_BODY_BYTES, RATE_RULES

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from local.stack_process import StackProcess
+from bench.stack_process import StackProcess
 from mangaassist.registry import REGISTRY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -10,9 +10,9 @@ from typing import ClassVar
 
 import pytest
 
-from local import gameday
-from local.gameday_drill import Drill, Reply, Row
-from local.gameday_scenarios import QUIET, UNDER_LOAD, Scenario, alarm_period_s
+from bench.gameday import runner as gameday
+from bench.gameday.drill import Drill, Reply, Row
+from bench.gameday.scenarios import QUIET, UNDER_LOAD, Scenario, alarm_period_s
 from mangaassist.ops.alarms import ORDER_SERVICE_AVAILABILITY
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from local.gameday_drill import Drill, Reply, Row, customers, event_message
+from bench.gameday.drill import Drill, Reply, Row, customers, event_message
 from local.template_resources import alarm_definitions, function_environment
 from mangaassist.aws_clients import HOT_PATH_CONFIG
 from mangaassist.chat.banner import BANNER_CACHE_S
@@ -55,7 +55,7 @@ BLOCKED_LOAD_S = 4.0  # traffic while blocked; kept inside the (compressed) open
 ALARM_WAIT_S = 20.0  # the busy stack evaluates alarms every few seconds; the relay then posts within a second
 DUPLICATE_WAIT_S = 1.5  # a duplicate, or a retry that should not have happened, would land within this
 
-# Which stack a scenario runs on (local/gameday.py starts each the first time a scenario needs it).
+# Which stack a scenario runs on (bench/gameday/runner.py starts each the first time a scenario needs it).
 QUIET = "quiet"  # $WORKERS environments; pings and alarm evaluations only when a scenario asks: exact counts
 UNDER_LOAD = "under load"  # one environment per concurrent customer, pings on schedule, alarms evaluated
 

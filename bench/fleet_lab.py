@@ -12,8 +12,11 @@ import multiprocessing as mp
 import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from werkzeug.wrappers import Response
+
+from local.serving import HttpServer
 
 SERVICE = "order_service"
 
@@ -25,37 +28,25 @@ class CountingDependency:
         self.failing = False
         self.arrivals: list[tuple[float, bool]] = []  # (time, failed)
         self._lock = threading.Lock()
-        outer = self
+        self._http = HttpServer(self._app, "counting-dependency")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                with outer._lock:
-                    failed = outer.failing
-                    outer.arrivals.append((time.time(), failed))
-                body = b'{"ok": false}' if failed else b'{"ok": true}'
-                self.send_response(503 if failed else 200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        with self._lock:
+            failed = self.failing
+            self.arrivals.append((time.time(), failed))
+        body = b'{"ok": false}' if failed else b'{"ok": true}'
+        return Response(body, 503 if failed else 200, mimetype="application/json")(environ, start_response)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+        return self._http.url + "/"
 
     def start(self) -> CountingDependency:
-        self.thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._http.stop()
 
     def set_failing(self, failing: bool) -> float:
         with self._lock:

@@ -1,6 +1,6 @@
 """`make gameday`: the seed's game days against fresh local stacks, one report row per scenario.
 
-    python -m local.gameday [--workers 2] [--fleet-workers 16] [--time-scale 10] [--only 1,4] [--json report.json]
+    python -m bench.gameday [--workers 2] [--fleet-workers 16] [--time-scale 10] [--only 1,4] [--json report.json]
 
 Two stacks, each started the first time a scenario needs it: a quiet one ($WORKERS environments, health
 pings and alarm evaluations only when a scenario asks, so counts are exact) and a busy one for scenario 1
@@ -15,7 +15,6 @@ Exit code 1 when any expectation failed (each failure is listed under the table)
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import re
 import sys
@@ -25,15 +24,10 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-# `python -m local.<this>` from the repository root: the layer's package is not installed, put it on the path.
-LAYER = Path(__file__).resolve().parent.parent / "layers" / "mangaassist"
-if importlib.util.find_spec("mangaassist") is None:
-    sys.path.insert(0, str(LAYER))
-
-from local.gameday_drill import Drill, Row  # noqa: E402
-from local.gameday_scenarios import QUIET, SCENARIOS, UNDER_LOAD, Scenario, warm_fleet  # noqa: E402
-from local.stack_process import StackProcess  # noqa: E402
-from local.template_resources import function_properties  # noqa: E402
+from bench.gameday.drill import Drill, Row
+from bench.gameday.scenarios import QUIET, SCENARIOS, UNDER_LOAD, Scenario, warm_fleet
+from bench.stack_process import StackProcess
+from local.template_resources import function_properties
 
 DEFAULT_TIME_SCALE = 10.0
 # Lambda runs one request per execution environment: 16 concurrent customers are 16 environments.
@@ -179,7 +173,7 @@ def _close(row: Row) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.gameday", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.gameday", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2, help="chat environments of the quiet stack")
     parser.add_argument(
         "--fleet-workers",

@@ -18,10 +18,10 @@ from typing import Any
 
 import requests
 
+from bench.stack_process import StackProcess
 from local.metric_sink import json_documents
-from local.stack_process import StackProcess
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 # What a customer must never read: a stack trace, an exception name, an HTTP error verbatim.
 RAW_ERROR_MARKERS = (
     "Traceback",

@@ -1,6 +1,6 @@
 """`make fuzz`: schemathesis against a running local stack, from openapi.json: no 5xx, no schema-breaking answer.
 
-    python -m local.fuzz [--url http://127.0.0.1:3000] [--max-examples 40] [--max-time 180]
+    python -m bench.fuzz [--url http://127.0.0.1:3000] [--max-examples 40] [--max-time 180]
 
 Without --url it starts a fresh stack on a free port (as `make run` would) and stops it afterwards.
 The checks: not_a_server_error, status_code_conformance, content_type_conformance and
@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from local.stack_process import StackProcess
+from bench.stack_process import StackProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "openapi.json"
@@ -66,7 +66,7 @@ def schemathesis_command(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.fuzz", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.fuzz", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=os.getenv("STACK_URL", ""), help="a running stack (default: start one)")
     parser.add_argument("--max-examples", type=int, default=int(os.getenv("FUZZ_MAX_EXAMPLES", "40")))
     parser.add_argument("--max-time", type=int, default=int(os.getenv("FUZZ_MAX_TIME_S", "90")))
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         for what, selection, checks in PASSES:
             print(f"== schemathesis: {what} ({checks})", flush=True)
             command = schemathesis_command(url, selection, checks, args.max_examples, args.max_time, args.report_dir)
-            env = {**os.environ, "SCHEMATHESIS_HOOKS": "local.fuzz_hooks", "PYTHONPATH": str(ROOT)}
+            env = {**os.environ, "SCHEMATHESIS_HOOKS": "bench.fuzz_hooks", "PYTHONPATH": str(ROOT)}
             if subprocess.run(command, cwd=ROOT, env=env, check=False).returncode != 0:
                 failed.append(what)
         print(f"== fuzz: {'failed on ' + ', '.join(failed) if failed else 'no failures'}", flush=True)
