@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from local.alarms import STATES, AlarmNotFoundError, UnsupportedExpressionError
-from local.faults import FaultSpecError
+from local.faults import FaultSpecError, fault_request
 from mangaassist.health import BannerInputError, HealthStoreError, operator_banner
 from mangaassist.registry import service
 
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from local.run import LocalStack
 
 RUNBOOKS = Path(__file__).resolve().parent.parent / "docs" / "runbooks"
-FAULT_FIELDS = {"target", "mode", "latency_ms", "rate", "expires_in_s", "seed"}
 BANNER_FIELDS = {"message_en", "message_ja", "reason", "expires_in_s", "expires_at", "posted_by"}
 PLATFORM_TARGETS = ("state_store", "faq_store")
 
@@ -97,19 +96,12 @@ class ControlApi:
             return 200, {name: target.faults.describe() for name, target in targets.items()}
         if method != "POST":
             return _error(405, "method_not_allowed", "GET, POST or DELETE")
-        spec = _json_object(body)
-        if spec is None:
-            return _error(400, "bad_fault", "body must be a JSON object")
-        unknown = sorted(set(spec) - FAULT_FIELDS)
-        if unknown or "mode" not in spec:
-            return _error(400, "bad_fault", f'body is {{"target", "mode", ...}}; unknown fields: {unknown}')
-        name = self.canonical_target(spec.get("target"))
-        if name is None:
-            known = ", ".join(targets)
-            return _error(404, "unknown_target", f"target must be one of {known}")
-        args = {k: v for k, v in spec.items() if k not in ("target",)}
         try:
-            fault = targets[name].faults.configure(**args)
+            spec = fault_request(body, also=("target",))
+            name = self.canonical_target(spec.pop("target", None))
+            if name is None:
+                return _error(404, "unknown_target", f"target must be one of {', '.join(targets)}")
+            fault = targets[name].faults.configure(**spec)
         except FaultSpecError as err:
             return _error(400, "bad_fault", str(err))
         return 200, {"target": name, "fault": fault}
@@ -156,7 +148,7 @@ class ControlApi:
         if not rest:
             if method != "GET":
                 return _error(405, "method_not_allowed", "GET /_local/alarms or POST /_local/alarms/<AlarmName>")
-            return 200, self.stack.evaluate_alarms(query.get("name"))
+            return 200, self.stack.alarms.evaluate(query.get("name"))
         if method != "POST" or len(rest) != 1:
             return _error(405, "method_not_allowed", "POST /_local/alarms/<AlarmName>")
         spec = _json_object(body)
@@ -166,7 +158,7 @@ class ControlApi:
         if reason is not None and not isinstance(reason, str):
             return _error(400, "bad_state", "reason must be a string")
         try:
-            return 200, self.stack.publish_alarm(rest[0], spec["state"], reason)
+            return 200, self.stack.alarms.publish(rest[0], spec["state"], reason)
         except AlarmNotFoundError:
             return _error(404, "unknown_alarm", f"template.yaml declares no alarm named {rest[0]}")
         except UnsupportedExpressionError as err:
@@ -213,15 +205,15 @@ class ControlApi:
 
     def _circuits(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
         if method == "GET":
-            return 200, self.stack.circuits()
+            return 200, self.stack.circuits.circuits()
         if method == "DELETE":
-            return 200, {"reset": self.stack.reset_circuits()}
+            return 200, {"reset": self.stack.circuits.reset()}
         return _error(405, "method_not_allowed", "GET or DELETE")
 
     def _banner(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
         if rest:
             return _error(404, "not_found", "use /_local/banner")
-        store = self.stack.health_store()
+        store = self.stack.circuits.health_store()
         now = time.time()
         try:
             if method == "GET":

@@ -9,6 +9,7 @@ call and every failure, the app's own 5xx and 429 answers included.
 from __future__ import annotations
 
 import io
+import json
 import random
 import select
 import threading
@@ -26,6 +27,7 @@ MODES = ("ok", "down", "error", "slow", "hang", "flaky", "throttle")
 DEFAULT_SLOW_MS = 3000
 DEFAULT_FLAKY_RATE = 0.5
 DEFAULT_SEED = 17
+FIELDS = ("mode", "latency_ms", "rate", "expires_in_s", "seed")
 MAX_HANG_S = 600.0  # a hung request is released after this even if the client never gives up
 
 
@@ -78,6 +80,20 @@ def parse_fault(
         expires_at=None if expires is None else started + expires,
         seed=rng_seed,
     )
+
+
+def fault_request(body: bytes, also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON body of POST /_sim/fault or /_local/faults (``also``: its other fields), not yet validated."""
+    try:
+        spec = json.loads(body or b"{}")
+    except ValueError:
+        spec = None
+    if not isinstance(spec, dict) or "mode" not in spec:
+        raise FaultSpecError('the body must be a JSON object {"mode": ...}')
+    unknown = sorted(set(spec) - {*FIELDS, *also})
+    if unknown:
+        raise FaultSpecError(f"unknown fields: {', '.join(unknown)}")
+    return spec
 
 
 @dataclass

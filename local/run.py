@@ -10,8 +10,12 @@ What starts (docs/local-stack.md has the details):
   health-ping and alarm-relay functions (local/workers.py);
 - the API front on http://127.0.0.1:$PORT (local/front.py) with /chat, /feedback, /health, /status, the
   live /dashboard and the /_local control API (local/control.py);
-- the health ping every $PING_INTERVAL_S seconds, and a local alarm evaluator that publishes alarm state
-  changes to the SNS topic (moto evaluates no alarms), so the alarm path runs end to end.
+- the health ping every $PING_INTERVAL_S seconds.
+
+This module is the supervisor: it starts, wires and stops those parts. The other jobs have a module each:
+the alarm loop that publishes alarm changes to the topic (local/alarm_loop.py; moto evaluates no alarm), SNS
+deliveries to a function (local/sns.py) invoked with Lambda's async retries (local/async_invoke.py), and
+the circuit admin behind /_local/circuits and /_local/banner (local/circuits.py).
 
 Environment: PORT (3000; 0 = any free port), WORKERS (2), PING_INTERVAL_S (30; 0 = only on request),
 LOCAL_ALARM_EVAL_S (10; 0 = alarms only on request), LOCAL_TIME_SCALE (1; game days compress the breakers'
@@ -22,7 +26,6 @@ LOCAL_QUIET (1 = no worker log lines on the console).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import importlib.util
 import json
@@ -34,7 +37,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,9 @@ LAYER = Path(__file__).resolve().parent.parent / "layers" / "mangaassist"
 if importlib.util.find_spec("mangaassist") is None:
     sys.path.insert(0, str(LAYER))
 
-from local.alarms import UnsupportedExpressionError, evaluable_alarms, evaluate, notification  # noqa: E402
+from local.alarm_loop import AlarmLoop  # noqa: E402
+from local.async_invoke import AsyncInvoker, iso  # noqa: E402
+from local.circuits import CircuitAdmin  # noqa: E402
 from local.control import ControlApi  # noqa: E402
 from local.fault_proxy import FaultProxy  # noqa: E402
 from local.front import Front  # noqa: E402
@@ -52,6 +56,7 @@ from local.moto_process import FAKE_CREDENTIALS, MotoServer, free_port  # noqa: 
 from local.provision import REGION, aws_client, function_env, local_refs, provision  # noqa: E402
 from local.receivers import Receiver, pagerduty_receiver, slack_receiver  # noqa: E402
 from local.simulators import SimulatorFleet  # noqa: E402
+from local.sns import lambda_event  # noqa: E402
 from local.template_resources import function_properties, resource  # noqa: E402
 from local.workers import TIME_SCALE_ENV, Outcome, WorkerPool  # noqa: E402
 
@@ -60,21 +65,10 @@ HEALTH_PING = "HealthPingFunction"
 ALARM_RELAY = "AlarmRelayFunction"
 SLACK_WEBHOOK_PATH = "/services/TLOCAL000/BLOCAL000/localwebhook"
 PAGERDUTY_ROUTING_KEY = "local-routing-key-00000000000000"  # what the local receiver is sent; not a secret
-ASYNC_RETRY_DELAYS_S = (1.0, 2.0)  # Lambda waits about 1 and 2 minutes between asynchronous retries
+# Fields every Powertools log line carries: the console shows a warning's own fields only.
 LOG_NOISE = {
-    "level",
-    "location",
-    "message",
-    "timestamp",
-    "service",
-    "cold_start",
-    "function_name",
-    "function_memory_size",
-    "function_arn",
-    "function_request_id",
-    "xray_trace_id",
-    "correlation_id",
-    "sampling_rate",
+    *("level", "location", "message", "timestamp", "service", "cold_start", "xray_trace_id", "correlation_id"),
+    *("function_name", "function_memory_size", "function_arn", "function_request_id", "sampling_rate"),
 }
 
 
@@ -106,10 +100,6 @@ class StackConfig:
             log_dir=Path(log_dir) if log_dir else None,
             quiet=os.getenv("LOCAL_QUIET", "").strip() in ("1", "true", "yes"),
         )
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _compact(worker: str, line: str) -> str | None:
@@ -144,11 +134,9 @@ class LocalStack:
         self.ready_s: float | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._alarm_states: dict[str, str] = {}
-        # Rounds the background evaluator has finished: what a test waits on to know "n more evaluations ran".
-        self._evaluator_rounds = 0
-        self._alarm_lock = threading.Lock()
-        self._evaluable: list[str] = []
+        self.alarms: AlarmLoop | None = None
+        self.circuits: CircuitAdmin | None = None
+        self.async_invoker: AsyncInvoker | None = None
         self._log_lock = threading.Lock()
         self.log_dir = config.log_dir or Path(tempfile.mkdtemp(prefix="mangaassist-local-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -217,12 +205,16 @@ class LocalStack:
         )
         for pool in self.pools.values():
             pool.wait_ready()
-        self._evaluable = evaluable_alarms(refs)
+        # Straight at moto, past the store proxies: the stack's own housekeeping is never faulted.
+        moto = self.moto.url
+        self.alarms = AlarmLoop(self.sink, refs, aws_client("sns", moto))
+        self.circuits = CircuitAdmin(aws_client("dynamodb", moto), refs["StateTable"])
+        self.async_invoker = AsyncInvoker(self.pools, refs, aws_client("sqs", moto), self._stop)
         self.front.start()
         if config.ping_interval_s > 0:
             self._background("ping-schedule", self._ping_schedule)
         if config.alarm_eval_s > 0:
-            self._background("alarm-evaluator", self._alarm_evaluator)
+            self._background("alarm-evaluator", lambda: self.alarms.run(config.alarm_eval_s, self._stop))
         self.ready_s = time.perf_counter() - started
         return self
 
@@ -288,7 +280,7 @@ class LocalStack:
             "detail-type": "Scheduled Event",
             "source": "aws.events",
             "account": self.refs["AWS::AccountId"],
-            "time": _iso(time.time()),
+            "time": iso(time.time()),
             "region": REGION,
             "resources": [f"arn:aws:events:{REGION}:{self.refs['AWS::AccountId']}:rule/{self.config.stack_name}-{rule}"]
             if trigger == "schedule"
@@ -307,189 +299,10 @@ class LocalStack:
             delay = self.config.ping_interval_s
 
     def sns_delivery(self, function_id: str, body: bytes) -> None:
-        """SNS posted a notification to the function's HTTP subscription: invoke it asynchronously, as
-        Lambda does for SNS, with the retries and on-failure destination of its EventInvokeConfig."""
-        try:
-            message = json.loads(body)
-        except ValueError:
-            return
-        if message.get("Type") != "Notification" or function_id not in self.pools:
-            return
-        event = {
-            "Records": [
-                {
-                    "EventSource": "aws:sns",
-                    "EventVersion": "1.0",
-                    "EventSubscriptionArn": f"{message.get('TopicArn')}:{uuid.uuid4()}",
-                    "Sns": {
-                        "Type": "Notification",
-                        "MessageId": message.get("MessageId"),
-                        "TopicArn": message.get("TopicArn"),
-                        "Subject": message.get("Subject"),
-                        "Message": message.get("Message"),
-                        "Timestamp": message.get("Timestamp"),
-                        "SignatureVersion": message.get("SignatureVersion"),
-                        "Signature": message.get("Signature"),
-                        "SigningCertUrl": message.get("SigningCertURL"),
-                        "UnsubscribeUrl": message.get("UnsubscribeURL"),
-                        "MessageAttributes": message.get("MessageAttributes") or {},
-                    },
-                }
-            ]
-        }
-        threading.Thread(target=self._invoke_async, args=(function_id, event), daemon=True).start()
-
-    def _invoke_async(self, function_id: str, event: dict[str, Any]) -> None:
-        config = function_properties(function_id).get("EventInvokeConfig") or {}
-        retries = int(config.get("MaximumRetryAttempts", 2))
-        outcome = None
-        for attempt in range(retries + 1):
-            delay = ASYNC_RETRY_DELAYS_S[min(attempt - 1, len(ASYNC_RETRY_DELAYS_S) - 1)] if attempt else 0.0
-            if self._stop.wait(delay):
-                return
-            outcome = self.pools[function_id].invoke(event, wait_s=60.0)
-            if outcome.kind == "ok":
-                return
-            print(f"[local] {function_id} attempt {attempt + 1} failed: {outcome.error}", flush=True)
-        destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-        if isinstance(destination, dict) and "Fn::GetAtt" in destination and self.moto is not None:
-            queue_url = self.refs[destination["Fn::GetAtt"][0]]
-            record = {
-                "version": "1.0",
-                "timestamp": _iso(time.time()),
-                "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": retries + 1},
-                "requestPayload": event,
-                "responseContext": {"functionError": "Unhandled"},
-                "responsePayload": outcome.error if outcome else None,
-            }
-            self._aws("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
-
-    # ------------------------------------------------------------------ alarms
-
-    def _aws(self, service: str):
-        assert self.moto is not None
-        return aws_client(service, self.moto.url)
-
-    def evaluate_alarms(self, name: str | None = None) -> dict[str, Any]:
-        names = [name] if name else self._evaluable
-        out: dict[str, Any] = {}
-        for alarm in names:
-            try:
-                evaluation = evaluate(alarm, self.sink, self.refs).as_dict()
-            except (UnsupportedExpressionError, KeyError) as err:
-                evaluation = {"alarm": alarm, "state": None, "reason": f"not evaluated locally: {err}"}
-            evaluation["last_published"] = self._alarm_states.get(alarm)
-            evaluation["evaluator_rounds"] = self._evaluator_rounds
-            out[alarm] = evaluation
-        return out
-
-    def publish_alarm(self, name: str, state: str, reason: str | None = None) -> dict[str, Any]:
-        """Publish alarm ``name``'s change to ``state`` to the topic its actions name in template.yaml."""
-        subject, message = notification(name, state, "OK", "", self.refs)
-        doc = json.loads(message)
-        topics = sorted({*doc["AlarmActions"], *doc["OKActions"], *doc["InsufficientDataActions"]})
-        if not topics:
-            raise UnsupportedExpressionError(f"{name} has no actions in template.yaml: CloudWatch notifies nobody")
-        if reason is None:
-            try:
-                reason = evaluate(name, self.sink, self.refs).reason
-            except (UnsupportedExpressionError, KeyError):
-                reason = f"Set to {state} through the local control API."
-        with self._alarm_lock:
-            old = self._alarm_states.get(name) or ("OK" if state != "OK" else "INSUFFICIENT_DATA")
-            subject, message = notification(name, state, old, reason, self.refs)
-            sns = self._aws("sns")
-            ids = [sns.publish(TopicArn=t, Subject=subject, Message=message)["MessageId"] for t in topics]
-            self._alarm_states[name] = state
-        notes = []
-        actions = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}
-        if not doc[actions[state]]:
-            notes.append(f"template.yaml gives {name} no {actions[state]}: CloudWatch would not notify this change")
-        return {"alarm": name, "state": state, "old_state": old, "message_ids": ids, "topics": topics, "notes": notes}
-
-    def _alarm_evaluator(self) -> None:
-        """CloudWatch's part: evaluate the alarms on the emitted metrics, notify on OK <-> ALARM changes."""
-        while not self._stop.wait(self.config.alarm_eval_s):
-            for name in self._evaluable:
-                try:
-                    evaluation = evaluate(name, self.sink, self.refs)
-                except (UnsupportedExpressionError, KeyError):
-                    continue
-                previous = self._alarm_states.get(name, "OK")
-                if evaluation.state in ("OK", "ALARM") and evaluation.state != previous:
-                    try:
-                        self.publish_alarm(name, evaluation.state, evaluation.reason)
-                        print(f"[local] alarm {name}: {previous} -> {evaluation.state}", flush=True)
-                    except Exception as err:  # keep evaluating the others; moto may be busy or stopping
-                        print(f"[local] could not publish alarm {name}: {err}", flush=True)
-            self._evaluator_rounds += 1
-
-    # ------------------------------------------------------------------ circuits, read past the fault proxy
-
-    def health_store(self):
-        """The state table's health and flags partitions, read and written past any state_store fault."""
-        from mangaassist.health import HealthStore
-
-        return HealthStore(self.refs["StateTable"], self._aws("dynamodb"))
-
-    def circuits(self) -> dict[str, Any]:
-        from mangaassist.breaker.dynamo_store import DynamoCircuitStore
-
-        records = DynamoCircuitStore(self.refs["StateTable"], self._aws("dynamodb")).load_all()
-        return {
-            name: {k: (v.value if hasattr(v, "value") else v) for k, v in dataclasses.asdict(rec).items()}
-            for name, rec in records.items()
-        }
-
-    def reset_circuits(self) -> int:
-        """Close every circuit through the breaker's own conditional writes (items are never deleted under a
-        running fleet: its environments remember which items exist); clears failure counts and overrides."""
-        from mangaassist.breaker import CircuitState, Override
-        from mangaassist.breaker.dynamo_store import DynamoCircuitStore
-        from mangaassist.breaker.store import LostRaceError
-
-        store = DynamoCircuitStore(self.refs["StateTable"], self._aws("dynamodb"))
-        changed = 0
-        for name, record in store.load_all().items():
-            now = time.time()
-            if record.override is not Override.NONE:
-                record = store.set_override(name, Override.NONE, now)
-                changed += 1
-            if record.state is CircuitState.CLOSED and not record.failure_buckets:
-                continue
-            closed = record.with_changes(
-                state=CircuitState.CLOSED,
-                opened_at=0.0,
-                open_until=0.0,
-                reopen_count=0,
-                probe_owner="",
-                lease_until=0.0,
-                probe_successes=0,
-                reason="local_reset",
-                updated_at=now,
-                failure_buckets={},
-            )
-            with contextlib.suppress(LostRaceError):  # a worker moved it meanwhile; the caller may reset again
-                store.compare_and_set(record.version, closed)
-                changed += 1
-        self.forget_llm_budgets()
-        return changed
-
-    def forget_llm_budgets(self) -> int:
-        """Delete every per-client Bedrock budget counter: a fresh fleet owes nobody's earlier scenario a budget."""
-        from mangaassist.chat.client_budget_store import LLM_BUDGET_PK_PREFIX
-
-        ddb, table = self._aws("dynamodb"), self.refs["StateTable"]
-        pages = ddb.get_paginator("scan").paginate(
-            TableName=table,
-            FilterExpression="begins_with(pk, :prefix)",
-            ExpressionAttributeValues={":prefix": {"S": LLM_BUDGET_PK_PREFIX}},
-            ProjectionExpression="pk, sk",
-        )
-        keys = [item for page in pages for item in page["Items"]]
-        for key in keys:
-            ddb.delete_item(TableName=table, Key=key)
-        return len(keys)
+        """SNS posted to the function's HTTP subscription: invoke it asynchronously, as Lambda does for SNS."""
+        event = lambda_event(body)
+        if event is not None and self.async_invoker is not None:
+            self.async_invoker.invoke(function_id, event)
 
     def banner(self) -> str:
         assert self.front is not None

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.wrappers import Request, Response
 
-from local.faults import FaultMiddleware, FaultSpecError
+from local.faults import FaultMiddleware, FaultSpecError, fault_request
 from local.serving import HttpServer
 from local.simulators.sigv4 import SignatureError, SigV4Verifier
 
@@ -268,17 +268,7 @@ class SimulatorServer:
 
     def _post_fault(self, body: bytes) -> SimResponse:
         try:
-            spec = json.loads(body or b"{}")
-        except ValueError:
-            return SimResponse(400, error_body("malformed_json", "body must be a JSON object"))
-        if not isinstance(spec, dict) or "mode" not in spec:
-            return SimResponse(400, error_body("bad_fault", 'body must be {"mode": ...}'))
-        known = {"mode", "latency_ms", "rate", "expires_in_s", "seed"}
-        unknown = sorted(set(spec) - known)
-        if unknown:
-            return SimResponse(400, error_body("bad_fault", f"unknown fields: {', '.join(unknown)}"))
-        try:
-            return SimResponse(200, {"fault": self.faults.configure(**spec)})
+            return SimResponse(200, {"fault": self.faults.configure(**fault_request(body))})
         except FaultSpecError as err:
             return SimResponse(400, error_body("bad_fault", str(err)))
 
