@@ -158,15 +158,9 @@ def proxy_event(
         "identity": {
             "sourceIp": source_ip,
             "userAgent": single_headers.get("User-Agent"),
-            "cognitoIdentityPoolId": None,
-            "cognitoIdentityId": None,
-            "accountId": None,
-            "caller": None,
-            "accessKey": None,
-            "user": None,
-            "userArn": None,
-            "cognitoAuthenticationType": None,
-            "cognitoAuthenticationProvider": None,
+            **dict.fromkeys(("accountId", "caller", "accessKey", "user", "userArn"), None),
+            **dict.fromkeys(("cognitoIdentityPoolId", "cognitoIdentityId"), None),
+            **dict.fromkeys(("cognitoAuthenticationType", "cognitoAuthenticationProvider"), None),
         },
     }
     if claims is not None:

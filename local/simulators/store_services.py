@@ -20,11 +20,13 @@ def _customer(store: SampleStore, customer_id: str) -> str:
     return customer_id
 
 
-class CatalogService(SimService):
-    name = "catalog"
-
+class StoreService(SimService):
     def __init__(self, store: SampleStore):
         self.store = store
+
+
+class CatalogService(StoreService):
+    name = "catalog"
 
     def routes(self) -> list[Route]:
         # /products/search and /products/popular must win over /products/{product_id}.
@@ -74,13 +76,10 @@ class CatalogService(SimService):
         return SimResponse(200, product)
 
 
-class RecommendationsService(SimService):
+class RecommendationsService(StoreService):
     """Genre-based picks for known customers, trending for everyone else; never what they already bought."""
 
     name = "recommendations"
-
-    def __init__(self, store: SampleStore):
-        self.store = store
 
     def routes(self) -> list[Route]:
         return [route("GET", "/recommendations", self.recommend)]
@@ -105,43 +104,30 @@ class RecommendationsService(SimService):
         return SimResponse(200, {"items": picks[:limit]})
 
 
-class OrderService(SimService):
-    name = "order_service"
+class CustomerRecordsService(StoreService):
+    """One customer's orders (newest first, ?limit) or returns, under /customers/{customer_id}/<kind>."""
 
-    def __init__(self, store: SampleStore):
-        self.store = store
+    def __init__(self, store: SampleStore, name: str, kind: str):
+        super().__init__(store)
+        self.name = name
+        self.kind = kind
 
     def routes(self) -> list[Route]:
-        return [route("GET", "/customers/{customer_id}/orders", self.orders)]
+        return [route("GET", f"/customers/{{customer_id}}/{self.kind}", self.records)]
 
-    def orders(self, req: SimRequest) -> SimResponse:
+    def records(self, req: SimRequest) -> SimResponse:
         customer_id = _customer(self.store, req.params["customer_id"])
+        if self.kind == "returns":
+            return SimResponse(200, {"returns": self.store.returns.get(customer_id, [])})
         limit = req.int_arg("limit", DEFAULT_LIMIT)
         newest_first = sorted(self.store.orders.get(customer_id, []), key=lambda o: o["ordered_at"], reverse=True)
         return SimResponse(200, {"orders": newest_first[:limit]})
 
 
-class ReturnsService(SimService):
-    name = "returns_service"
-
-    def __init__(self, store: SampleStore):
-        self.store = store
-
-    def routes(self) -> list[Route]:
-        return [route("GET", "/customers/{customer_id}/returns", self.returns)]
-
-    def returns(self, req: SimRequest) -> SimResponse:
-        customer_id = _customer(self.store, req.params["customer_id"])
-        return SimResponse(200, {"returns": self.store.returns.get(customer_id, [])})
-
-
-class PromotionsService(SimService):
+class PromotionsService(StoreService):
     """Promotions for everyone, plus the ones a known customer's genres or points qualify for."""
 
     name = "promotions"
-
-    def __init__(self, store: SampleStore):
-        self.store = store
 
     def routes(self) -> list[Route]:
         return [route("GET", "/promotions", self.promotions)]
@@ -163,11 +149,8 @@ class PromotionsService(SimService):
         return SimResponse(200, {"promotions": chosen})
 
 
-class UserProfileService(SimService):
+class UserProfileService(StoreService):
     name = "user_profile"
-
-    def __init__(self, store: SampleStore):
-        self.store = store
 
     def routes(self) -> list[Route]:
         return [route("GET", "/profiles/{customer_id}", self.profile)]
@@ -207,8 +190,8 @@ def store_services(store: SampleStore) -> list[SimService]:
     return [
         CatalogService(store),
         RecommendationsService(store),
-        OrderService(store),
-        ReturnsService(store),
+        CustomerRecordsService(store, "order_service", "orders"),
+        CustomerRecordsService(store, "returns_service", "returns"),
         PromotionsService(store),
         UserProfileService(store),
         EventSinkService("analytics", "/events"),
