@@ -8,19 +8,14 @@ raise.
 
 from __future__ import annotations
 
-import http.client
 import json
-import threading
 from typing import Any
-from urllib.parse import urlsplit
 
-from werkzeug.datastructures import EnvironHeaders
+from werkzeug.middleware.http_proxy import ProxyMiddleware
 from werkzeug.wrappers import Request, Response
 
 from local.faults import FaultMiddleware
-from local.serving import HttpServer, Reset
-
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade", "trailer"}
+from local.serving import HttpServer
 
 DYNAMODB_ERRORS = {
     # mode -> (status, __type, message) as DynamoDB's JSON protocol answers them.
@@ -57,15 +52,15 @@ ERROR_SHAPES = {"dynamodb": dynamodb_error, "s3": s3_error}
 
 
 class FaultProxy:
-    """Forwards every request to ``upstream`` unless a fault says otherwise; counts calls and failures."""
+    """Forwards every request to ``upstream`` (Werkzeug's proxy, the Host header kept) unless a fault says otherwise."""
 
     def __init__(self, name: str, upstream: str, error_shape: str, host: str = "127.0.0.1", port: int = 0):
         self.name = name
-        self.upstream = urlsplit(upstream)
+        self._target = {"target": upstream, "host": None, "remove_prefix": False, "headers": {}, "ssl_context": None}
+        self._proxy = ProxyMiddleware(None, {}, timeout=60)
         self.faulty = FaultMiddleware(self._forward, ERROR_SHAPES[error_shape])
         self.faults = self.faulty.faults
         self._http = HttpServer(self.faulty, f"proxy-{name}", host, port)
-        self._local = threading.local()
 
     @property
     def url(self) -> str:
@@ -79,24 +74,5 @@ class FaultProxy:
         self._http.stop()
 
     def _forward(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
-        headers = {k: v for k, v in EnvironHeaders(environ).items() if k.lower() not in HOP_BY_HOP}
-        path = environ.get("RAW_URI") or request.full_path
-        for attempt in (1, 2):
-            conn = getattr(self._local, "conn", None)
-            if conn is None:
-                conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=60)
-                self._local.conn = conn
-            try:
-                conn.request(request.method, path, body=request.get_data(), headers=headers)
-                answer = conn.getresponse()
-                payload = answer.read()
-                break
-            except (http.client.HTTPException, OSError):
-                # A pooled connection moto closed while idle: one retry on a fresh connection.
-                conn.close()
-                self._local.conn = None
-                if attempt == 2:
-                    raise Reset from None  # moto itself is gone: the client sees what a dead endpoint looks like
-        out = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length"}]
-        return Response(payload, answer.status, out)(environ, start_response)
+        # An unreachable moto answers 502, as a load balancer in front of a dead service would.
+        return self._proxy.proxy_to(self._target, environ["PATH_INFO"], "")(environ, start_response)
