@@ -2,7 +2,7 @@
 
 A worker process imports its function's handler once (the init phase), then handles one event at a time
 for as long as it lives, exactly like a warm Lambda environment: its own memory, its own boto3 clients,
-its own breaker snapshot. Events and results travel over a socket pair as length-prefixed JSON; the
+its own breaker snapshot. Events and results travel over a socket pair as JSON messages; the
 process's stdout is what Lambda would send to CloudWatch Logs (Powertools log lines and EMF metrics),
 and the parent reads it line by line.
 
@@ -20,7 +20,6 @@ import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
@@ -41,35 +41,23 @@ LAYER_DIR = ROOT / "layers" / "mangaassist"
 FD_ENV = "LOCAL_WORKER_FD"
 PARENT_ENV = "LOCAL_WORKER_PARENT"
 TIME_SCALE_ENV = "LOCAL_TIME_SCALE"
-HEADER = struct.Struct("!I")
 PR_SET_PDEATHSIG = 1
 
 # --------------------------------------------------------------------------------------------- framing
 
 
-def send_frame(sock: socket.socket, message: dict[str, Any]) -> None:
-    data = json.dumps(message, ensure_ascii=False, default=str).encode()
-    sock.sendall(HEADER.pack(len(data)) + data)
+def send_frame(conn: Connection, message: dict[str, Any]) -> None:
+    conn.send_bytes(json.dumps(message, ensure_ascii=False, default=str).encode())
 
 
-def recv_frame(sock: socket.socket) -> dict[str, Any] | None:
-    """The next message, or None when the other side closed the socket."""
-    head = _recv_exactly(sock, HEADER.size)
-    if head is None:
+def recv_frame(conn: Connection, timeout_s: float | None = None) -> dict[str, Any] | None:
+    """The next message; None when the other side closed; TimeoutError when none came within ``timeout_s``."""
+    try:
+        if conn.poll(timeout_s):
+            return json.loads(conn.recv_bytes())
+    except (EOFError, OSError):
         return None
-    body = _recv_exactly(sock, HEADER.unpack(head)[0])
-    return None if body is None else json.loads(body)
-
-
-def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
-    chunks, remaining = [], size
-    while remaining:
-        chunk = sock.recv(min(remaining, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+    raise TimeoutError
 
 
 # --------------------------------------------------------------------------------------------- child side
@@ -154,18 +142,18 @@ def child_main(logical_id: str) -> int:
     die_with_parent()
     from local.template_resources import function_properties
 
-    sock = socket.socket(fileno=int(os.environ[FD_ENV]))
+    conn = Connection(int(os.environ[FD_ENV]))
     props = function_properties(logical_id)
     scale = float(os.getenv(TIME_SCALE_ENV, "1") or 1)
     started = time.perf_counter()
     sys.path.insert(0, str(LAYER_DIR))
     module, handler = load_handler(props["CodeUri"], props["Handler"])
     prepare_environment(logical_id, module, scale)
-    send_frame(sock, {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1)})
+    send_frame(conn, {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1)})
     function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
     timeout_s = float(props.get("Timeout", 3))
     while True:
-        message = recv_frame(sock)
+        message = recv_frame(conn)
         if message is None:  # the stack closed our socket: it is shutting down
             return 0
         context = LambdaContext(
@@ -189,7 +177,7 @@ def child_main(logical_id: str) -> int:
                 "error": {"errorType": type(exc).__name__, "errorMessage": str(exc)[:500], "stackTrace": trace},
             }
         sys.stdout.flush()
-        send_frame(sock, reply)
+        send_frame(conn, reply)
 
 
 # --------------------------------------------------------------------------------------------- parent side
@@ -219,7 +207,7 @@ class Worker:
         self.started_at = time.time()
         self.init_ms: float | None = None
         parent_sock, child_sock = socket.socketpair()
-        self.sock = parent_sock
+        self.conn = Connection(parent_sock.detach())
         child_env = {
             **env,
             FD_ENV: str(child_sock.fileno()),
@@ -256,9 +244,8 @@ class Worker:
             on_output(self.name, raw.decode("utf-8", "replace").rstrip("\n"))
 
     def wait_ready(self, timeout_s: float) -> None:
-        self.sock.settimeout(timeout_s)
         try:
-            message = recv_frame(self.sock)
+            message = recv_frame(self.conn, timeout_s)
         except TimeoutError:
             message = None
         if not message or message.get("type") != "ready":
@@ -274,11 +261,9 @@ class Worker:
             return Outcome(kind, self.name, duration_ms=(time.perf_counter() - started) * 1000, **kwargs)
 
         try:
-            self.sock.settimeout(None)
-            send_frame(self.sock, {"event": event, "request_id": request_id})
+            send_frame(self.conn, {"event": event, "request_id": request_id})
             # Lambda stops an invocation at the function's Timeout; a little slack for the frame itself.
-            self.sock.settimeout(timeout_s + 0.5)
-            reply = recv_frame(self.sock)
+            reply = recv_frame(self.conn, timeout_s + 0.5)
         except TimeoutError:
             self.dead = True
             self.kill()
@@ -288,7 +273,7 @@ class Worker:
         if reply is None:
             self.dead = True
             with contextlib.suppress(OSError):
-                self.sock.close()
+                self.conn.close()
             return done("died", error={"errorType": "Runtime.ExitError", "errorMessage": "worker process exited"})
         if reply.get("ok"):
             return done("ok", result=reply.get("result"))
@@ -303,7 +288,7 @@ class Worker:
     def stop(self, grace_s: float = 2.0) -> None:
         """Close the socket (the worker exits on EOF), then terminate and kill its process group if needed."""
         with contextlib.suppress(OSError):
-            self.sock.close()
+            self.conn.close()
         try:
             self.process.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
@@ -398,7 +383,7 @@ class WorkerPool:
                 # Never under an invocation in flight: closing a socket another thread waits on does not wake
                 # it, and the next socket pair may reuse the number; that invocation closes it itself.
                 with contextlib.suppress(OSError):
-                    dead.sock.close()
+                    dead.conn.close()
         print(f"[local] {dead.name} (pid {dead.pid}) exited with {dead.process.returncode}; starting a new one")
         try:
             fresh = self._spawn()
