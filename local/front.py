@@ -126,16 +126,10 @@ def proxy_event(
     source_ip: str,
     request_id: str,
 ) -> dict[str, Any]:
-    single_headers: dict[str, str] = {}
-    multi_headers: dict[str, list[str]] = {}
-    for key, value in headers:
-        single_headers[key] = value
-        multi_headers.setdefault(key, []).append(value)
-    single_query: dict[str, str] = {}
-    multi_query: dict[str, list[str]] = {}
-    for key, value in query:
-        single_query[key] = value
-        multi_query.setdefault(key, []).append(value)
+    multi_headers, multi_query = _multi(headers), _multi(query)
+    # API Gateway's single-value maps keep the last value of a repeated name.
+    single_headers = {k: v[-1] for k, v in multi_headers.items()}
+    single_query = {k: v[-1] for k, v in multi_query.items()}
     try:
         text, encoded = (body.decode("utf-8"), False) if body else (None, False)
     except UnicodeDecodeError:
@@ -179,6 +173,13 @@ def proxy_event(
         "body": text,
         "isBase64Encoded": encoded,
     }
+
+
+def _multi(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return grouped
 
 
 def http_answer(outcome: Outcome) -> tuple[int, list[tuple[str, str]], bytes]:

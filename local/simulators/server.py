@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from werkzeug.datastructures import EnvironHeaders
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from local.faults import FaultMiddleware, FaultSpecError, fault_request
@@ -73,19 +75,12 @@ class SimResponse:
 
 
 Handler = Callable[[SimRequest], SimResponse]
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: re.Pattern[str]
-    handler: Handler
+Route = Rule  # what a service's routes() lists: its endpoint is the handler
 
 
 def route(method: str, path: str, handler: Handler) -> Route:
-    """``path`` may hold ``{name}`` placeholders that match one path segment."""
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
-    return Route(method, re.compile(f"^{regex}$"), handler)
+    """``path`` may hold ``{name}`` placeholders that match one path segment, still percent-encoded."""
+    return Rule(re.sub(r"\{(\w+)\}", r"<\1>", path), methods=[method], endpoint=handler)
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -129,7 +124,7 @@ class SimulatorServer:
         self.port = port
         self.faulty = FaultMiddleware(self._serve, self._fault_answer, self._refuse)
         self.faults = self.faulty.faults
-        self._routes = service.all_routes()
+        self._routes = Map(service.all_routes(), strict_slashes=False, merge_slashes=False).bind(service.name)
         self._requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._lock = threading.Lock()
         self._http: HttpServer | None = None
@@ -193,25 +188,20 @@ class SimulatorServer:
     # ------------------------------------------------------------------ requests
 
     def handle(self, request: SimRequest) -> SimResponse:
-        allowed = []
-        for candidate in self._routes:
-            match = candidate.pattern.match(request.path)
-            if not match:
-                continue
-            if candidate.method != request.method:
-                allowed.append(candidate.method)
-                continue
-            request.params = {k: unquote(v) for k, v in match.groupdict().items()}
-            try:
-                return candidate.handler(request)
-            except HttpError as err:
-                return self.service.error_response(err.status, err.code, err.message)
-            except Exception:
-                logger.exception("simulator %s failed on %s %s", self.name, request.method, request.path)
-                return self.service.error_response(500, "internal_error", "the simulator failed")
-        if allowed:
-            return self.service.error_response(405, "method_not_allowed", f"use {', '.join(sorted(set(allowed)))}")
-        return self.service.error_response(404, "not_found", f"no route for {request.path}")
+        try:
+            handler, params = self._routes.match(request.path, request.method)
+            request.params = {k: unquote(v) for k, v in params.items()}
+            return handler(request)
+        except MethodNotAllowed as err:
+            allowed = ", ".join(sorted(set(err.valid_methods or ()) - {"HEAD"}))
+            return self.service.error_response(405, "method_not_allowed", f"use {allowed}")
+        except NotFound:
+            return self.service.error_response(404, "not_found", f"no route for {request.path}")
+        except HttpError as err:
+            return self.service.error_response(err.status, err.code, err.message)
+        except Exception:
+            logger.exception("simulator %s failed on %s %s", self.name, request.method, request.path)
+            return self.service.error_response(500, "internal_error", "the simulator failed")
 
     def refuse_unsigned(self, request: SimRequest, raw_path: str) -> SimResponse | None:
         """403 unless the request carries a valid SigV4 signature (when this server checks them)."""
