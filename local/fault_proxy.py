@@ -1,9 +1,9 @@
 """An HTTP proxy in front of moto that can slow, break or cut one AWS store (state_store, faq_store) on demand.
 
 The handlers' AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3 point at one proxy each, so a fault here is what
-DynamoDB or S3 going bad looks like to boto3: the same modes as the downstream simulators (down, error, slow,
-hang, flaky, throttle), answered in each service's own error shape so botocore raises what AWS would make it
-raise.
+DynamoDB or S3 going bad looks like to boto3: the downstream simulators' modes (down, error, slow, hang, flaky,
+throttle) from the same fault middleware (local/faults.py), answered in each service's own error shape so
+botocore raises what AWS would make it raise.
 """
 
 from __future__ import annotations
