@@ -288,6 +288,17 @@ class DynamoCapacityStore(CircuitStore):
         self._known.add(new.service)
         return written
 
+    def withdraw_failures(self, service: str, expected_version: int, buckets: dict[int, int]) -> CircuitRecord:
+        table = self.table
+        return table.round_trip(
+            "UpdateItem",
+            table.write_units(table.current(service)),
+            "write",
+            lambda: table.written(
+                "withdraw_failures", table.state.withdraw_failures(service, expected_version, buckets)
+            ),
+        )
+
     def set_override(self, service: str, override: Override, now: float) -> CircuitRecord:
         self._ensure_item(service)
         table = self.table

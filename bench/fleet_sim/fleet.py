@@ -44,13 +44,14 @@ class DependencyFault:
     start: float
     end: float
     period_s: float = 20.0  # flapping: failing for the first half of every period
-    env: int = 0  # sick_env: the one environment (slot) whose every call fails
+    env: int = 0  # sick_env: the slot whose environment's every call fails
 
-    def failing(self, elapsed: float, slot: int) -> str | None:
+    def failing(self, elapsed: float, slot: int, generation: int = 0) -> str | None:
         if not self.start <= elapsed < self.end:
             return None
         if self.kind == "sick_env":
-            return "error" if slot == self.env else None
+            # A broken connection pool belongs to one process: the environment Lambda starts in its place is well.
+            return "error" if slot == self.env and generation == 0 else None
         if self.kind == "flapping":
             return "error" if (elapsed - self.start) % self.period_s < self.period_s / 2 else None
         return self.kind
@@ -96,9 +97,9 @@ class Dependency:
         self.sim, self.rng, self.spec, self.faults = sim, rng, spec, faults
         self.healthy = Latency(median_s=0.06, sigma=0.4, tail_p=0.01, tail_s=(0.2, 0.5))
 
-    def failing(self, slot: int, elapsed: float | None = None) -> str | None:
+    def failing(self, slot: int, generation: int = 0, elapsed: float | None = None) -> str | None:
         elapsed = self.sim.elapsed if elapsed is None else elapsed
-        return next((k for f in self.faults if (k := f.failing(elapsed, slot))), None)
+        return next((k for f in self.faults if (k := f.failing(elapsed, slot, generation))), None)
 
 
 class Environment:
@@ -106,6 +107,7 @@ class Environment:
 
     def __init__(self, fleet: Fleet, slot: int, generation: int):
         self.fleet, self.slot = fleet, slot
+        self.generation = generation
         self.owner = f"env-{slot}-{generation}"
         self.breakers = fleet.new_breakers(self)
         self.seen = CircuitState.CLOSED
@@ -121,7 +123,7 @@ class Environment:
                     self.seen,
                     rec.state,
                     rec.reason,
-                    dep.failing(self.slot) is not None,
+                    dep.failing(self.slot, self.generation) is not None,
                 )
             )
             self.seen = rec.state
@@ -130,7 +132,7 @@ class Environment:
         fleet, sim, dep = self.fleet, self.fleet.sim, self.fleet.dependency
         rec = self.breakers.snapshot(refresh=False)[SERVICE]
         probe = rec.state is CircuitState.HALF_OPEN and rec.probe_owner == self.owner
-        fault = dep.failing(self.slot)
+        fault = dep.failing(self.slot, self.generation)
         stored = fleet.store.current(SERVICE) if fleet.store is not None else None
         out = fleet.outcome
         out.arrivals.append(Arrival(sim.elapsed, self.slot, fault is not None, probe, stored and stored.state))

@@ -57,6 +57,24 @@ class InMemoryCircuitStore(CircuitStore):
             self._items[new.service] = written
             return written
 
+    def withdraw_failures(self, service: str, expected_version: int, buckets: dict[int, int]) -> CircuitRecord:
+        with self._lock:
+            self._enter()
+            current = self._items.get(service)
+            if (
+                current is None
+                or current.state is not CircuitState.CLOSED
+                or current.version != expected_version
+                or any(b not in current.failure_buckets for b in buckets)
+            ):
+                raise LostRaceError(current)
+            counts = dict(current.failure_buckets)
+            for b, n in buckets.items():
+                counts[b] -= n
+            updated = replace(current, failure_buckets=counts)
+            self._items[service] = updated
+            return updated
+
     def set_override(self, service: str, override: Override, now: float) -> CircuitRecord:
         with self._lock:
             self._enter()

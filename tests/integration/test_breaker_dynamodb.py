@@ -208,3 +208,29 @@ def test_a_deleted_circuit_item_is_recreated_not_mistaken_for_an_outage(moto_ser
     client.delete_item(TableName=state_table, Key={"pk": {"S": STATE_CIRCUITS_PK}, "sk": {"S": "returns_service"}})
     rec = store.add_failure("returns_service", 100, [], now=101.0)
     assert rec.failure_buckets == {100: 1}
+
+
+def test_withdraw_takes_back_failures_only_while_nothing_transitioned(moto_server, state_table):
+    store = store_for(moto_server, state_table)
+    for now in (100.0, 101.0, 111.0):
+        rec = store.add_failure("catalog", int(now // 10) * 10, [], now=now)
+    rec = store.withdraw_failures("catalog", rec.version, {100: 2})
+    assert rec.failure_buckets == {100: 0, 110: 1}
+    with pytest.raises(LostRaceError):
+        store.withdraw_failures("catalog", rec.version, {90: 1})  # pruned or never there: no negative count
+    opened = store.compare_and_set(rec.version, rec.with_changes(state=CircuitState.OPEN))
+    with pytest.raises(LostRaceError) as lost:
+        store.withdraw_failures("catalog", rec.version, {110: 1})
+    assert lost.value.current.version == opened.version
+    assert store.load_all()["catalog"].failure_buckets == {}
+
+
+def test_a_lone_environment_opens_for_itself_and_leaves_one_failure_in_the_store(moto_server, state_table):
+    sick = CircuitBreakers(store_for(moto_server, state_table), telemetry=RecordingTelemetry(), owner_id="sick")
+    for _ in range(REGISTRY["order_service"].breaker.failure_threshold):
+        with pytest.raises(ServiceUnavailableError):
+            sick.call("order_service", failing)
+    assert sick.record("order_service").state is CircuitState.OPEN
+    stored = store_for(moto_server, state_table).load_all()["order_service"]
+    assert stored.state is CircuitState.CLOSED
+    assert sum(stored.failure_buckets.values()) == 1

@@ -6,7 +6,7 @@ import pytest
 
 from mangaassist.breaker import CircuitBreakers, CircuitState, DependencyTimeoutError, ServiceUnavailableError
 from tests.fakes import InMemoryCircuitStore, RecordingTelemetry
-from tests.unit.test_breaker_state_machine import Clock, fail_n
+from tests.unit.test_breaker_state_machine import Clock, open_fleet
 
 
 class RequestLog(InMemoryCircuitStore):
@@ -23,8 +23,8 @@ class RequestLog(InMemoryCircuitStore):
         return super().add_failure(*args, **kwargs)
 
 
-def environments(store, clock):
-    return [CircuitBreakers(store, clock=clock, telemetry=RecordingTelemetry(), owner_id=f"env-{i}") for i in range(2)]
+def environments(store, clock, n=2):
+    return [CircuitBreakers(store, clock=clock, telemetry=RecordingTelemetry(), owner_id=f"env-{i}") for i in range(n)]
 
 
 def hangs(clock, seconds):
@@ -37,11 +37,11 @@ def hangs(clock, seconds):
 
 def test_a_timeout_that_ends_after_another_environment_opened_the_circuit_writes_nothing():
     store, clock = RequestLog(), Clock()
-    slow_env, fast_env = environments(store, clock)
+    slow_env, fast_env, other_env = environments(store, clock, 3)
     slow_env.snapshot()  # read before its call, as every call's refresh does
 
     def hang_while_the_fleet_opens():
-        fail_n(fast_env, "order_service", 3)
+        open_fleet(fast_env, other_env, "order_service")
         clock.advance(1.0)
         raise DependencyTimeoutError("order_service")
 

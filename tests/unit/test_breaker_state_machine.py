@@ -51,6 +51,12 @@ def fail_n(breakers, service, n):
             breakers.call(service, boom)
 
 
+def open_fleet(first, second, service):
+    """The fleet's circuit opens on two environments' evidence: all but one failure from ``first``."""
+    fail_n(first, service, REGISTRY[service].breaker.failure_threshold - 1)
+    fail_n(second, service, 1)
+
+
 def test_opens_after_registry_threshold_and_short_circuits_without_calling():
     breakers, _, _, telemetry = make()
     threshold = REGISTRY["order_service"].breaker.failure_threshold
@@ -155,7 +161,7 @@ def test_half_open_admits_exactly_one_probe_and_closes_on_success():
     clock = Clock()
     a, _, _, _ = make(store, clock, owner_id="a")
     b, _, _, _ = make(store, clock, owner_id="b")
-    fail_n(a, "order_service", 3)
+    open_fleet(b, a, "order_service")
     clock.advance(REGISTRY["order_service"].breaker.open_seconds + 0.1)
 
     probes = []
@@ -196,7 +202,7 @@ def test_probe_lease_of_a_vanished_owner_expires():
     clock = Clock()
     a, _, _, _ = make(store, clock, owner_id="a")
     b, _, _, _ = make(store, clock, owner_id="b")
-    fail_n(a, "catalog", 5)
+    open_fleet(a, b, "catalog")
     clock.advance(31)
 
     def vanish():
@@ -219,7 +225,7 @@ def test_probe_successes_are_counted_in_the_store():
     clock = Clock()
     a, _, _, _ = make(store, clock, owner_id="a", registry=registry)
     b, _, _, _ = make(store, clock, owner_id="b", registry=registry)
-    fail_n(a, "catalog", 5)
+    open_fleet(a, b, "catalog")
     clock.advance(31)
     assert a.call("catalog", ok) == "ok"
     assert store.load_all()["catalog"].state is CircuitState.HALF_OPEN

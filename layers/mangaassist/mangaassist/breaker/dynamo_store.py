@@ -209,6 +209,36 @@ class DynamoCircuitStore(CircuitStore):
         self._known.add(new.service)
         return _to_record(response["Attributes"])
 
+    def withdraw_failures(self, service: str, expected_version: int, buckets: dict[int, int]) -> CircuitRecord:
+        names = {"#state": "state", "#version": "version"}
+        values: dict[str, dict[str, str]] = {":closed": {"S": "CLOSED"}, ":v": {"N": str(expected_version)}}
+        adds, exists = [], []
+        for i, (bucket, n) in enumerate(sorted(buckets.items())):
+            names[f"#b{i}"] = str(bucket)
+            values[f":m{i}"] = {"N": str(-n)}
+            adds.append(f"fb.#b{i} :m{i}")
+            # A bucket another environment already pruned must not come back as a negative count.
+            exists.append(f"attribute_exists(fb.#b{i})")
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(service),
+                UpdateExpression="ADD " + ", ".join(adds),
+                ConditionExpression=" AND ".join(["#state = :closed", "#version = :v", *exists]),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as err:
+            if is_conditional_failure(err):
+                item = err.response.get("Item")
+                raise LostRaceError(_to_record(item) if item else None) from err
+            raise StateStoreError(str(err)) from err
+        except BotoCoreError as err:
+            raise StateStoreError(str(err)) from err
+        return _to_record(response["Attributes"])
+
     def set_override(self, service: str, override: Override, now: float) -> CircuitRecord:
         try:
             self._ensure_item(service, now)

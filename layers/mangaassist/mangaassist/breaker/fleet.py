@@ -4,8 +4,15 @@ Per environment: an in-memory snapshot of every circuit, refreshed by one Query 
 ``cache_ttl_s``. Healthy calls read the snapshot and write nothing. Failures are counted fleet-wide
 with an atomic ADD that only lands while the circuit is CLOSED; every transition is a compare-and-set
 on the circuit's version, so exactly one environment wins each one. After the open period exactly one
-caller in the fleet wins the probe lease. If the store itself is slow or gone, the breaker keeps
-working on its last snapshot plus local counting and reports ``state_store`` as degraded.
+caller in the fleet wins the probe lease.
+
+The fleet's circuit opens on evidence from at least two environments. An environment whose own failures
+are every failure in the window when the threshold is reached opens the circuit for itself alone, exactly
+as a single breaker would (a broken connection pool must not cut the whole fleet off a healthy
+dependency), takes back all but one of its failures from the shared count, and probes on its own.
+
+If the store itself is slow or gone, the breaker keeps working on its last snapshot plus local counting
+and reports ``state_store`` as degraded.
 """
 
 from __future__ import annotations
@@ -87,6 +94,11 @@ class CircuitBreakers:
         self._local_failures: dict[str, deque[float]] = {}
         self._local_opens: set[str] = set()  # circuits this environment opened on its own count
         self._local_probes: set[str] = set()  # ... and is probing on its own
+        # Failures this environment added to the store since the circuit's last transition: the version they
+        # were added at, bucket -> n, and those of them it left behind when it last isolated itself.
+        self._counted: dict[str, tuple[int, dict[int, int], dict[int, int]]] = {}
+        # Circuits open for this environment alone (it was the only one failing), on top of a CLOSED fleet record.
+        self._isolated: dict[str, CircuitRecord] = {}
         self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- reading state
@@ -127,15 +139,28 @@ class CircuitBreakers:
             logger.warning("state_store_degraded", extra={"error": str(err)[:300]})
         self._store_error = str(err)[:300]
 
+    def _view(self, service: str) -> CircuitRecord:
+        """The circuit as this environment acts on it: the fleet's record, or its own isolation on top of it."""
+        rec = self._snapshot.get(service) or CircuitRecord(service=service)
+        isolated = self._isolated.get(service)
+        if isolated is None:
+            return rec
+        if rec.state is not CircuitState.CLOSED or rec.version != isolated.version:
+            # The fleet transitioned since: its decision (and its single probe) replaces this environment's own.
+            with self._lock:
+                self._isolated.pop(service, None)
+            return rec
+        return rec if rec.override is not Override.NONE else isolated
+
     def record(self, service: str) -> CircuitRecord:
         self._refresh()
-        return self._snapshot.get(service) or CircuitRecord(service=service)
+        return self._view(service)
 
     def snapshot(self, refresh: bool = True) -> dict[str, CircuitRecord]:
         """Every registry circuit as this environment sees it now."""
         if refresh:
             self._refresh()
-        return {name: self._snapshot.get(name) or CircuitRecord(service=name) for name in self.registry}
+        return {name: self._view(name) for name in self.registry}
 
     @property
     def state_store_degraded(self) -> bool:
@@ -288,12 +313,83 @@ class CircuitBreakers:
             return
         self._remember(rec)
         failures = rec.failures_in_window(now, spec.breaker.window_seconds, bucket_seconds)
-        if failures >= spec.breaker.failure_threshold:
+        mine, fresh = self._count_mine(spec.name, rec.version, bucket, oldest)
+        threshold = spec.breaker.failure_threshold
+        if mine < failures and failures >= threshold:
             self._open(spec, rec, reason=f"{kind.value}_threshold", failures=failures)
+        elif mine >= failures and fresh >= threshold:
+            self._isolate(spec, rec, kind, fresh)
         else:
             # Another environment may open the circuit any moment now: re-read before the next call
             # instead of trusting a snapshot up to cache_ttl_s old. This costs reads only while failing.
             self._loaded_at = float("-inf")
+
+    def _count_mine(self, service: str, version: int, bucket: int, oldest: int) -> tuple[int, int]:
+        """Remember one more failure this environment counted into the store.
+
+        Returns its failures in the window, and those since it last isolated itself: a single breaker
+        starts counting afresh after its open period, so the one failure left behind as evidence for the
+        fleet does not count towards this environment's own threshold.
+        """
+        with self._lock:
+            counted_at, buckets, left = self._counted.get(service, (version, {}, {}))
+            if counted_at != version:
+                # A transition emptied the store's count, this environment's share of it included.
+                buckets, left = {}, {}
+            buckets = {b: n for b, n in buckets.items() if b >= oldest}
+            left = {b: n for b, n in left.items() if b >= oldest}
+            buckets[bucket] = buckets.get(bucket, 0) + 1
+            self._counted[service] = (version, buckets, left)
+            mine = sum(buckets.values())
+            return mine, mine - sum(left.values())
+
+    def _isolate(self, spec: ServiceSpec, rec: CircuitRecord, kind: FailureKind, failures: int) -> None:
+        """Every failure in the window is this environment's: open for it alone and take back all but one.
+
+        The one left behind says this environment failed too, so a second environment's failures still open
+        the fleet's circuit; the rest would let one transient failure elsewhere finish the job alone.
+        """
+        name = spec.name
+        version, buckets, _ = self._counted.get(name, (rec.version, {}, {}))
+        withdraw = dict(buckets)
+        newest = max(withdraw, default=None)
+        if newest is not None:
+            withdraw[newest] -= 1
+        withdraw = {b: n for b, n in withdraw.items() if n > 0}
+        # Whatever stays in the store is evidence for the fleet, no longer this environment's fresh count.
+        left = dict(buckets)
+        if withdraw:
+            try:
+                rec = self.store.withdraw_failures(name, rec.version, withdraw)
+            except LostRaceError as lost:
+                if lost.current is not None:
+                    self._remember(lost.current)
+                    rec = lost.current
+                if rec.state is not CircuitState.CLOSED:
+                    return  # the fleet opened meanwhile: its circuit covers this environment too
+            except StateStoreError as err:
+                # The count stays as it is (the window ages it out); this environment still stops calling.
+                self._mark_store_down(err)
+            else:
+                self._remember(rec)
+                left = {newest: 1}
+        with self._lock:
+            self._counted[name] = (version, left, left)
+        now = self.clock()
+        isolated = rec.with_changes(
+            state=CircuitState.OPEN,
+            opened_at=now,
+            open_until=now + spec.breaker.open_seconds,
+            reopen_count=0,
+            probe_owner="",
+            lease_until=0.0,
+            probe_successes=0,
+            reason=f"{kind.value}_threshold_this_environment",
+            updated_at=now,
+        )
+        with self._lock:
+            self._isolated[name] = isolated
+        self._notify(spec, Transition(name, CircuitState.CLOSED, CircuitState.OPEN, isolated.reason, now, failures))
 
     def _count_locally(self, spec: ServiceSpec, kind: FailureKind, now: float) -> None:
         """Store unreachable: this environment protects itself with its own count until it is back."""
@@ -377,6 +473,21 @@ class CircuitBreakers:
 
     def _try_acquire_probe(self, spec: ServiceSpec, rec: CircuitRecord) -> bool:
         now = self.clock()
+        isolated = self._isolated.get(spec.name)
+        if isolated is not None and rec is isolated:
+            # Open for this environment alone: it probes alone, store or no store.
+            due = (rec.state is CircuitState.OPEN and now >= rec.open_until) or (
+                rec.state is CircuitState.HALF_OPEN and now >= rec.lease_until
+            )
+            if due:
+                with self._lock:
+                    self._isolated[spec.name] = rec.with_changes(
+                        state=CircuitState.HALF_OPEN,
+                        probe_owner=self.owner_id,
+                        lease_until=now + spec.breaker.probe_lease_seconds,
+                        reason="probe_this_environment",
+                    )
+            return due
         if now < self._store_down_until:
             # No store, no fleet-wide lease: a locally opened circuit probes on its own. Closing on the timer
             # alone would send every environment's traffic back to a dependency that may still be down.
@@ -422,7 +533,33 @@ class CircuitBreakers:
         self._notify(spec, Transition(spec.name, CircuitState.HALF_OPEN, settled.state, settled.reason, self.clock()))
         return True
 
+    def _isolated_probe_outcome(self, spec: ServiceSpec, after: dict) -> bool:
+        """Settle a probe of a circuit open for this environment alone; False when it was not one."""
+        mine = self._isolated.get(spec.name)
+        if mine is None or mine.state is not CircuitState.HALF_OPEN or mine.probe_owner != self.owner_id:
+            return False
+        settled = mine.with_changes(**({"probe_owner": "", "lease_until": 0.0} | after))
+        with self._lock:
+            if settled.state is CircuitState.CLOSED:
+                self._isolated.pop(spec.name, None)
+            else:
+                self._isolated[spec.name] = settled
+        if settled.state is not CircuitState.HALF_OPEN:
+            self._notify(
+                spec, Transition(spec.name, CircuitState.HALF_OPEN, settled.state, settled.reason, self.clock())
+            )
+        return True
+
     def _probe_succeeded(self, spec: ServiceSpec) -> None:
+        isolated = self._isolated.get(spec.name)
+        if isolated is not None:
+            successes = isolated.probe_successes + 1
+            if successes >= spec.breaker.probe_successes:
+                after = {"state": CircuitState.CLOSED, "reason": "probe_this_environment_succeeded"}
+            else:
+                after = {"lease_until": self.clock(), "probe_successes": successes, "reason": "probe_this_environment"}
+            if self._isolated_probe_outcome(spec, after):
+                return
         rec = self._snapshot.get(spec.name)
         closed = {"state": CircuitState.CLOSED, "reason": "local_probe_succeeded", "opened_at": 0.0}
         if self._local_probe_outcome(spec, rec, closed | {"open_until": 0.0, "reopen_count": 0}):
@@ -452,8 +589,15 @@ class CircuitBreakers:
         self._transition(spec, rec, after)
 
     def _probe_failed(self, spec: ServiceSpec, kind: FailureKind) -> None:
-        rec = self._snapshot.get(spec.name)
         now = self.clock()
+        isolated = self._isolated.get(spec.name)
+        if isolated is not None:
+            reopen = isolated.reopen_count + 1
+            open_for = min(spec.breaker.open_seconds * 2 ** (reopen - 1), spec.breaker.max_open_seconds)
+            after = {"state": CircuitState.OPEN, "opened_at": now, "open_until": now + open_for, "reopen_count": reopen}
+            if self._isolated_probe_outcome(spec, after | {"reason": f"probe_this_environment_failed_{kind.value}"}):
+                return
+        rec = self._snapshot.get(spec.name)
         reopen = (rec.reopen_count if rec else 0) + 1
         open_for = min(spec.breaker.open_seconds * 2 ** (reopen - 1), spec.breaker.max_open_seconds)
         reopened = {"state": CircuitState.OPEN, "opened_at": now, "open_until": now + open_for, "reopen_count": reopen}

@@ -3,7 +3,8 @@
 Every write the breaker makes is one of three primitives, each atomic on its own:
 - ``add_failure``: count one failure into a time bucket, only while the circuit is CLOSED;
 - ``compare_and_set``: a transition, only if nobody else transitioned since ``expected_version``;
-- ``set_override``: an operator's fleet-wide override.
+- ``set_override``: an operator's fleet-wide override;
+- ``withdraw_failures``: take back failures one environment counted, only while nothing transitioned since.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ class CircuitStore(ABC):
     def compare_and_set(self, expected_version: int, new: CircuitRecord) -> CircuitRecord:
         """Write ``new`` with version ``expected_version + 1`` if the stored version is still
         ``expected_version``; raises LostRaceError otherwise."""
+
+    @abstractmethod
+    def withdraw_failures(self, service: str, expected_version: int, buckets: dict[int, int]) -> CircuitRecord:
+        """Subtract ``buckets`` (bucket start -> failures) from the count if the circuit is still CLOSED at
+        ``expected_version`` and every bucket is still there; raises LostRaceError otherwise."""
 
     @abstractmethod
     def set_override(self, service: str, override: Override, now: float) -> CircuitRecord:
