@@ -1,8 +1,13 @@
 """The state table as a DynamoDB capacity model behind the breaker's CircuitStore port.
 
 What it models, and the numbers it takes from DynamoDB's documentation:
-- every circuit item lives in the "circuits" partition: 3,000 RCU and 1,000 WCU per second per partition,
+- every circuit item lives in the "circuits" partition key: 3,000 RCU and 1,000 WCU per second per partition,
   and one item cannot take more than that either (a hot key never splits below one item);
+- read copies ("circuits#0".."circuits#N-1") are other partition keys. Assumed: each partition key under
+  load has a partition of its own (DynamoDB splits a hot partition and its adaptive capacity isolates hot
+  keys; a new table may start with several keys on one partition, which the "one partition" figures show:
+  every key's units added up);
+- a transaction (a transition or an override with read copies) costs 2 WCU per KB on every item it writes;
 - a Query costs its items' summed size rounded up to 4 KB: 1 RCU per 4 KB strongly consistent, half that
   eventually consistent; a write costs 1 WCU per KB of the item, and a write whose condition fails is
   charged like one that lands;
@@ -29,10 +34,10 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError, ConnectTimeoutError
 
 from bench.fleet_sim.engine import Simulation
-from mangaassist.breaker.dynamo_store import DEFAULT_CONSISTENT_READ
+from mangaassist.breaker.dynamo_store import DEFAULT_CONSISTENT_READ, copy_pk
 from mangaassist.breaker.model import CircuitRecord, Override
-from mangaassist.breaker.store import CircuitStore, StateStoreError
-from mangaassist.registry import SERVICE_NAMES
+from mangaassist.breaker.store import CircuitStore, StateStoreError, with_known_counts
+from mangaassist.registry import SERVICE_NAMES, STATE_CIRCUITS_PK
 from tests.fakes import InMemoryCircuitStore
 
 PARTITION_RCU = 3000.0
@@ -95,14 +100,19 @@ def _throttled(operation: str) -> StateStoreError:
     return store_error
 
 
+def _per_second() -> defaultdict[int, float]:
+    return defaultdict(float)
+
+
 @dataclass
 class CapacityLedger:
-    """Per-second consumption of the circuits partition, and what was refused."""
+    """Per-second consumption of each partition key, and what was refused (the plain dicts add all keys up)."""
 
-    read_units: dict[int, float] = field(default_factory=lambda: defaultdict(float))
-    write_units: dict[int, float] = field(default_factory=lambda: defaultdict(float))
-    read_demand: dict[int, float] = field(default_factory=lambda: defaultdict(float))
-    write_demand: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    read_units: dict[int, float] = field(default_factory=_per_second)
+    write_units: dict[int, float] = field(default_factory=_per_second)
+    read_demand: dict[int, float] = field(default_factory=_per_second)
+    write_demand: dict[int, float] = field(default_factory=_per_second)
+    by_key: dict[tuple[str, str], dict[int, float]] = field(default_factory=lambda: defaultdict(_per_second))
     requests: int = 0
     reads: int = 0
     writes: int = 0
@@ -111,14 +121,20 @@ class CapacityLedger:
     throttled_writes: int = 0
     timed_out: int = 0
 
-    def peak_pct(self, kind: str, since: float = 0.0, until: float = float("inf")) -> float:
-        units, limit = (self.read_units, PARTITION_RCU) if kind == "read" else (self.write_units, PARTITION_WCU)
-        window = [v for s, v in units.items() if since <= s < until]
+    def peak_pct(self, kind: str, since: float = 0.0, until: float = float("inf"), one_partition=False) -> float:
+        """The busiest partition's busiest second; ``one_partition``: as if every key shared one."""
+        limit = PARTITION_RCU if kind == "read" else PARTITION_WCU
+        if one_partition:
+            series = [self.read_units if kind == "read" else self.write_units]
+        else:
+            series = [units for (k, _), units in self.by_key.items() if k == f"{kind}_units"]
+        window = [v for units in series for s, v in units.items() if since <= s < until]
         return round(100.0 * max(window, default=0.0) / limit, 1)
 
     def peak_demand_pct(self, kind: str) -> float:
-        units, limit = (self.read_demand, PARTITION_RCU) if kind == "read" else (self.write_demand, PARTITION_WCU)
-        return round(100.0 * max(units.values(), default=0.0) / limit, 1)
+        limit = PARTITION_RCU if kind == "read" else PARTITION_WCU
+        series = [units for (k, _), units in self.by_key.items() if k == f"{kind}_demand"]
+        return round(100.0 * max((v for units in series for v in units.values()), default=0.0) / limit, 1)
 
 
 class StateTable:
@@ -134,7 +150,9 @@ class StateTable:
         replication_lag_s: float = 0.02,
         single_server: Latency | None = None,
         circuits: tuple[str, ...] = SERVICE_NAMES,
+        read_copies: int = 1,
     ):
+        self.read_copies = read_copies
         self.sim = sim
         self.rng = rng
         self.latency = latency or Latency()
@@ -151,6 +169,8 @@ class StateTable:
         self.state.requests = 0
         self._history_at: list[float] = [sim.now]
         self._history: list[dict[str, CircuitRecord]] = [self.state.load_all()]
+        self._copy_views: dict[int, dict[str, CircuitRecord]] = {}
+        self._units_at: tuple[tuple[int, bool], int] = ((-1, False), 0)
         self.write_log: list[tuple[float, str, CircuitRecord]] = []  # (elapsed, primitive, record written)
 
     # ---------------------------------------------------------------- the model
@@ -159,8 +179,12 @@ class StateTable:
         elapsed = self.sim.elapsed
         return next((f for f in self.faults if f.kind == kind and f.active(elapsed)), None)
 
-    def round_trip(self, operation: str, units: float, kind: str, apply):
-        """Send, wait, charge capacity on arrival, apply, wait for the answer; the client gives up on time."""
+    def round_trip(self, operation: str, units: float | dict[str, float], kind: str, apply):
+        """Send, wait, charge capacity on arrival, apply, wait for the answer; the client gives up on time.
+
+        ``units`` is per partition key (a transaction writes several); a number is the "circuits" key's.
+        """
+        charges = units if isinstance(units, dict) else {STATE_CIRCUITS_PK: units}
         ledger = self.ledger
         ledger.requests += 1
         if kind == "read":
@@ -193,8 +217,10 @@ class StateTable:
             limit *= throttle.capacity_factor
         used = ledger.read_units if kind == "read" else ledger.write_units
         demand = ledger.read_demand if kind == "read" else ledger.write_demand
-        demand[second] += units
-        if used[second] + units > limit:
+        demand[second] += sum(charges.values())
+        for pk, n in charges.items():
+            ledger.by_key[(f"{kind}_demand", pk)][second] += n
+        if any(ledger.by_key[(f"{kind}_units", pk)][second] + n > limit for pk, n in charges.items()):
             ledger.throttled += 1
             if kind == "read":
                 ledger.throttled_reads += 1
@@ -202,7 +228,9 @@ class StateTable:
                 ledger.throttled_writes += 1
             self.sim.sleep(answer_at - there)
             raise _throttled(operation)
-        used[second] += units
+        used[second] += sum(charges.values())
+        for pk, n in charges.items():
+            ledger.by_key[(f"{kind}_units", pk)][second] += n
         try:
             result = apply()
         finally:
@@ -213,10 +241,23 @@ class StateTable:
             raise StateStoreError(f"Read timeout on endpoint URL: dynamodb ({operation})")
         return result
 
-    def _read_units(self, consistent: bool) -> float:
-        size = sum(item_bytes(r) for r in self._history[-1].values())
-        units = math.ceil(size / 4096)
+    def _read_units(self, consistent: bool, copy: bool) -> float:
+        key = (len(self._history), copy)
+        if self._units_at[0] != key:
+            size = sum(item_bytes(r) for r in self._view(len(self._history) - 1, copy).values())
+            self._units_at = (key, math.ceil(size / 4096))
+        units = self._units_at[1]
         return units if consistent else units / 2
+
+    def _view(self, i: int, copy: bool) -> dict[str, CircuitRecord]:
+        """The items as of the i-th write; on a copy, without the failure count (computed once per write)."""
+        if not copy:
+            return self._history[i]
+        view = self._copy_views.get(i)
+        if view is None:
+            view = {n: r.with_changes(failure_buckets={}) for n, r in self._history[i].items()}
+            self._copy_views[i] = view
+        return view
 
     @staticmethod
     def write_units(rec: CircuitRecord | None) -> float:
@@ -232,16 +273,28 @@ class StateTable:
         """The authoritative item, without a request: for the simulation's bookkeeping only."""
         return self._history[-1].get(service)
 
-    def query(self, consistent: bool) -> dict[str, CircuitRecord]:
-        def read():
-            if consistent:
-                return dict(self._history[-1])
-            # A replica that has not yet applied the last few milliseconds of writes.
-            lag = self.rng.expovariate(1.0 / self.replication_lag_s) if self.replication_lag_s else 0.0
-            i = bisect_right(self._history_at, self.sim.now - lag) - 1
-            return dict(self._history[max(0, i)])
+    def query(self, consistent: bool, pk: str = STATE_CIRCUITS_PK) -> dict[str, CircuitRecord]:
+        copy = pk != STATE_CIRCUITS_PK
 
-        return self.round_trip("Query", self._read_units(consistent), "read", read)
+        def read():
+            i = len(self._history) - 1
+            if not consistent:
+                # A replica that has not yet applied the last few milliseconds of writes.
+                lag = self.rng.expovariate(1.0 / self.replication_lag_s) if self.replication_lag_s else 0.0
+                i = max(0, bisect_right(self._history_at, self.sim.now - lag) - 1)
+            # A copy moves with every transition in the same transaction, and carries no failure count.
+            return dict(self._view(i, copy))
+
+        return self.round_trip("Query", {pk: self._read_units(consistent, copy)}, "read", read)
+
+    def transaction_units(self, service: str) -> dict[str, float]:
+        """A transition or an override written to "circuits" and every copy: 2 WCU per KB on each."""
+        rec = self.current(service)
+        units = {STATE_CIRCUITS_PK: 2 * self.write_units(rec)}
+        bare = rec.with_changes(failure_buckets={}) if rec is not None else None
+        for i in range(self.read_copies):
+            units[copy_pk(i)] = 2 * self.write_units(bare)
+        return units
 
 
 class DynamoCapacityStore(CircuitStore):
@@ -249,11 +302,29 @@ class DynamoCapacityStore(CircuitStore):
     conditional PutItem that creates a circuit's item before its first write unless a Query showed the item
     (charged a WCU even when the item exists)."""
 
-    def __init__(self, table: StateTable, consistent_read: bool = DEFAULT_CONSISTENT_READ, known_from_query=True):
+    def __init__(
+        self,
+        table: StateTable,
+        consistent_read: bool = DEFAULT_CONSISTENT_READ,
+        known_from_query=True,
+        copy: int = 0,
+    ):
         self.table = table
         self.consistent_read = consistent_read
         self.known_from_query = known_from_query
+        self.copy = copy % table.read_copies
         self._known: set[str] = set()
+        self._counts: dict[str, CircuitRecord] = {}
+
+    def _counted(self, rec: CircuitRecord) -> CircuitRecord:
+        self._counts[rec.service] = rec
+        return rec
+
+    def _transition_units(self, service: str) -> float | dict[str, float]:
+        table = self.table
+        if table.read_copies > 1:
+            return table.transaction_units(service)
+        return table.write_units(table.current(service))
 
     def _ensure_item(self, service: str) -> None:
         if service in self._known:
@@ -262,7 +333,10 @@ class DynamoCapacityStore(CircuitStore):
         self._known.add(service)
 
     def load_all(self) -> dict[str, CircuitRecord]:
-        records = self.table.query(self.consistent_read)
+        if self.table.read_copies > 1:
+            records = with_known_counts(self.table.query(self.consistent_read, copy_pk(self.copy)), self._counts)
+        else:
+            records = self.table.query(self.consistent_read)
         if self.known_from_query:
             self._known.update(records)
         return records
@@ -270,18 +344,20 @@ class DynamoCapacityStore(CircuitStore):
     def add_failure(self, service: str, bucket: int, stale_buckets: list[int], now: float) -> CircuitRecord:
         self._ensure_item(service)
         table = self.table
-        return table.round_trip(
-            "UpdateItem",
-            table.write_units(table.current(service)),
-            "write",
-            lambda: table.written("add_failure", table.state.add_failure(service, bucket, stale_buckets, now)),
+        return self._counted(
+            table.round_trip(
+                "UpdateItem",
+                table.write_units(table.current(service)),
+                "write",
+                lambda: table.written("add_failure", table.state.add_failure(service, bucket, stale_buckets, now)),
+            )
         )
 
     def compare_and_set(self, expected_version: int, new: CircuitRecord) -> CircuitRecord:
         table = self.table
         written = table.round_trip(
-            "UpdateItem",
-            table.write_units(table.current(new.service)),
+            "TransactWriteItems" if table.read_copies > 1 else "UpdateItem",
+            self._transition_units(new.service),
             "write",
             lambda: table.written("compare_and_set", table.state.compare_and_set(expected_version, new)),
         )
@@ -290,21 +366,23 @@ class DynamoCapacityStore(CircuitStore):
 
     def withdraw_failures(self, service: str, expected_version: int, buckets: dict[int, int]) -> CircuitRecord:
         table = self.table
-        return table.round_trip(
-            "UpdateItem",
-            table.write_units(table.current(service)),
-            "write",
-            lambda: table.written(
-                "withdraw_failures", table.state.withdraw_failures(service, expected_version, buckets)
-            ),
+        return self._counted(
+            table.round_trip(
+                "UpdateItem",
+                table.write_units(table.current(service)),
+                "write",
+                lambda: table.written(
+                    "withdraw_failures", table.state.withdraw_failures(service, expected_version, buckets)
+                ),
+            )
         )
 
     def set_override(self, service: str, override: Override, now: float) -> CircuitRecord:
         self._ensure_item(service)
         table = self.table
         return table.round_trip(
-            "UpdateItem",
-            table.write_units(table.current(service)),
+            "TransactWriteItems" if table.read_copies > 1 else "UpdateItem",
+            self._transition_units(service),
             "write",
             lambda: table.written("set_override", table.state.set_override(service, override, now)),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -256,6 +257,7 @@ class Fleet:
     dependency_latency: Latency | None = None
     breaker_options: dict = field(default_factory=dict)
     store_options: dict = field(default_factory=dict)
+    read_copies: int = 1
 
     def __post_init__(self) -> None:
         logging.getLogger("mangaassist.breaker").setLevel(logging.ERROR)
@@ -274,11 +276,14 @@ class Fleet:
                 latency=self.store_latency,
                 faults=self.store_faults,
                 single_server=self.store_single_server,
+                read_copies=self.read_copies,
             )
 
     def new_breakers(self, env: Environment) -> CircuitBreakers:
         if self.store is not None:
-            store = DynamoCapacityStore(self.store, **self.store_options)
+            # Like DynamoCircuitStore's random pick, from the environment's name so a seed replays the run.
+            copy = zlib.crc32(env.owner.encode())
+            store = DynamoCapacityStore(self.store, copy=copy, **self.store_options)
         else:
             store = InMemoryCircuitStore()
         slot = env.slot

@@ -31,6 +31,7 @@ class Job:
     seed: int = 7
     breaker_options: tuple = ()
     store_options: tuple = ()
+    read_copies: int = 1
     label: str = ""  # a variant's name in the results; the size when empty
 
     @property
@@ -87,7 +88,11 @@ def _store_transitions(fleet: Fleet, to: CircuitState, after: float = 0.0) -> li
 
 
 def run(job: Job) -> dict:
-    common = {"breaker_options": dict(job.breaker_options), "store_options": dict(job.store_options)}
+    common = {
+        "breaker_options": dict(job.breaker_options),
+        "store_options": dict(job.store_options),
+        "read_copies": job.read_copies,
+    }
     if job.scenario == "outage":
         fleet = Fleet(job.size, job.mode, job.seed, dependency_faults=(OUTAGE,), **common)
         out = fleet.run(OUTAGE_RUN_S)

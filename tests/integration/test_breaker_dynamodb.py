@@ -14,6 +14,7 @@ from mangaassist.breaker import (
     ServiceUnavailableError,
 )
 from mangaassist.breaker.dynamo_store import DynamoCircuitStore
+from mangaassist.breaker.model import CircuitRecord
 from mangaassist.breaker.store import LostRaceError, NotClosedError
 from mangaassist.breaker_factory import breakers_from_env
 from mangaassist.registry import REGISTRY, STATE_CIRCUITS_PK
@@ -234,3 +235,63 @@ def test_a_lone_environment_opens_for_itself_and_leaves_one_failure_in_the_store
     stored = store_for(moto_server, state_table).load_all()["order_service"]
     assert stored.state is CircuitState.CLOSED
     assert sum(stored.failure_buckets.values()) == 1
+
+
+def copies_of(moto_server, table, copies: int = 3) -> list[DynamoCircuitStore]:
+    return [
+        DynamoCircuitStore(table, dynamodb_client(moto_server.url), read_copies=copies, copy=i) for i in range(copies)
+    ]
+
+
+def test_read_copies_move_with_every_transition_and_override_and_never_carry_the_count(moto_server, state_table):
+    readers = copies_of(moto_server, state_table)
+    writer = readers[0]
+    rec = writer.add_failure("order_service", 100, [], now=101.0)
+    assert all("order_service" not in r.load_all() for r in readers[1:])  # counting touches "circuits" only
+    opened = writer.compare_and_set(rec.version, rec.with_changes(state=CircuitState.OPEN, open_until=161.0))
+    writer.set_override("catalog", Override.FORCED_OPEN, now=102.0)
+    for reader in readers:
+        seen = reader.load_all()
+        assert seen["order_service"].state is CircuitState.OPEN
+        assert seen["order_service"].version == opened.version
+        assert seen["order_service"].open_until == 161.0
+        assert seen["catalog"].override is Override.FORCED_OPEN
+    client = dynamodb_client(moto_server.url)
+    for i in range(3):
+        item = client.get_item(TableName=state_table, Key={"pk": {"S": f"circuits#{i}"}, "sk": {"S": "order_service"}})
+        assert "fb" not in item["Item"]
+    primary = store_for(moto_server, state_table).load_all()
+    assert primary["order_service"] == readers[1].load_all()["order_service"]
+
+
+def test_with_read_copies_a_transition_is_still_conditional_and_the_loser_learns_the_winner(moto_server, state_table):
+    a, b, _ = copies_of(moto_server, state_table)
+    rec = a.add_failure("llm", 0, [], now=0.0)
+    opened = a.compare_and_set(rec.version, rec.with_changes(state=CircuitState.OPEN, reason="a"))
+    with pytest.raises(LostRaceError) as lost:
+        b.compare_and_set(rec.version, rec.with_changes(state=CircuitState.OPEN, reason="b"))
+    assert lost.value.current.version == opened.version
+    assert lost.value.current.reason == "a"
+    assert {s.load_all()["llm"].reason for s in (a, b)} == {"a"}
+
+
+def test_a_copy_reader_keeps_the_count_it_wrote_to_prune_stale_buckets(moto_server, state_table):
+    store, _ = copies_of(moto_server, state_table, copies=2)
+    store.add_failure("returns_service", 100, [], now=100.0)
+    rec = store.compare_and_set(0, CircuitRecord(service="returns_service"))  # the copies exist now
+    store.add_failure("returns_service", 110, [], now=110.0)
+    assert store.load_all()["returns_service"].failure_buckets == {110: 1}
+    assert rec.version == 1
+
+
+def test_two_environments_reading_different_copies_open_the_circuit_once(moto_server, state_table):
+    a_store, b_store = copies_of(moto_server, state_table, copies=2)
+    a = CircuitBreakers(a_store, telemetry=RecordingTelemetry(), owner_id="a", cache_ttl_s=0)
+    b = CircuitBreakers(b_store, telemetry=RecordingTelemetry(), owner_id="b", cache_ttl_s=0)
+    for breakers in (a, b, a):
+        with pytest.raises(ServiceUnavailableError):
+            breakers.call("order_service", failing)
+    assert a.record("order_service").state is CircuitState.OPEN
+    assert b.record("order_service").state is CircuitState.OPEN
+    assert len(a.telemetry.transitions) + len(b.telemetry.transitions) == 1
+    assert b.call("order_service", failing, fallback=lambda info: "fallback") == "fallback"

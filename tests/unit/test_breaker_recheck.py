@@ -22,6 +22,10 @@ class RequestLog(InMemoryCircuitStore):
         self.log.append("add_failure")
         return super().add_failure(*args, **kwargs)
 
+    def compare_and_set(self, *args, **kwargs):
+        self.log.append("compare_and_set")
+        return super().compare_and_set(*args, **kwargs)
+
 
 def environments(store, clock, n=2):
     return [CircuitBreakers(store, clock=clock, telemetry=RecordingTelemetry(), owner_id=f"env-{i}") for i in range(n)]
@@ -72,3 +76,36 @@ def test_a_fast_failure_on_a_fresh_snapshot_writes_without_re_reading():
     with pytest.raises(ServiceUnavailableError):
         env.call("order_service", hangs(clock, 0.01))
     assert store.log == ["add_failure"]
+
+
+def test_a_probe_due_on_a_snapshot_older_than_the_recheck_age_is_read_again_before_racing_for_the_lease():
+    store, clock = RequestLog(), Clock()
+    first, second, late = environments(store, clock, 3)
+    open_fleet(first, second, "order_service")
+    clock.now = store.load_all()["order_service"].open_until - 0.5
+    late.snapshot()  # within its cache TTL when the open period ends, and older than the recheck age
+    clock.now += 0.5
+    seen = []
+
+    def probe():
+        clock.now += 0.1
+        store.log.clear()
+        seen.append(late.call("order_service", lambda: "not the probe", fallback=lambda info: "fallback"))
+        seen.append(list(store.log))
+        return "healed"
+
+    assert first.call("order_service", probe) == "healed"
+    # The lease is taken: half a read unit says so, instead of a losing conditional write.
+    assert seen == ["fallback", ["query"]]
+
+
+def test_a_probe_due_on_a_fresh_snapshot_races_for_the_lease_without_a_read():
+    store, clock = RequestLog(), Clock()
+    first, second, late = environments(store, clock, 3)
+    open_fleet(first, second, "order_service")
+    clock.now = store.load_all()["order_service"].open_until
+    late.snapshot()
+    store.log.clear()
+    clock.now += 0.1
+    assert late.call("order_service", lambda: "ok") == "ok"
+    assert store.log == ["compare_and_set", "compare_and_set"]  # the lease, then the close

@@ -121,3 +121,21 @@ def test_the_simulator_reproduces_the_real_fleet_runs_dead_calls():
     # Sixteen processes on two cores: the real lab is CPU-bound in a way the model only approximates, and
     # its median comes out low (15 against 18); the spreads still meet.
     assert rows["spread_calls_n16_t3"]["simulated_median"] >= rows["spread_calls_n16_t3"]["real_spread"][0] - 4
+
+
+def test_read_copies_are_partitions_of_their_own_and_a_transition_writes_each_in_one_transaction():
+    sim = Simulation()
+    table = StateTable(sim, random.Random(1), latency=FAST, read_copies=4)
+    readers = [DynamoCapacityStore(table, copy=i % 4) for i in range(12000)]
+    errors = _in_one_second(sim, 12000, lambda: readers.pop().load_all())
+    # 12,000 eventually consistent Queries: twice one partition's reads, a quarter of them on each copy.
+    assert errors == [None] * 12000
+    assert table.ledger.peak_pct("read") == 50.0
+    assert table.ledger.peak_pct("read", one_partition=True) == 200.0
+    writer = DynamoCapacityStore(table, copy=0)
+    before = table.current("order_service")
+    sim.spawn(3.0, lambda: writer.compare_and_set(before.version, before.with_changes(reason="x")))
+    sim.run(4.0)
+    keys = {pk for (kind, pk), units in table.ledger.by_key.items() if kind == "write_units" and units.get(3)}
+    assert keys == {"circuits", "circuits#0", "circuits#1", "circuits#2", "circuits#3"}
+    assert table.current("order_service").reason == "x"

@@ -456,9 +456,20 @@ def _leading_keys(function: str, action: str) -> set[str]:
 
 
 def test_state_table_access_is_pinned_to_each_functions_partitions():
-    assert _leading_keys("ChatFunction", "dynamodb:Query") == {STATE_CIRCUITS_PK, HEALTH_PK, FLAGS_PK}
+    copies = f"{STATE_CIRCUITS_PK}#*"  # the circuits' read copies (CircuitReadCopies)
+    assert _leading_keys("ChatFunction", "dynamodb:Query") == {STATE_CIRCUITS_PK, copies, HEALTH_PK, FLAGS_PK}
     # Each client's Bedrock budget is a partition of its own (mangaassist.chat.client_budget_store).
-    assert _leading_keys("ChatFunction", "dynamodb:UpdateItem") == {STATE_CIRCUITS_PK, f"{LLM_BUDGET_PK_PREFIX}*"}
+    assert _leading_keys("ChatFunction", "dynamodb:UpdateItem") == {
+        STATE_CIRCUITS_PK,
+        copies,
+        f"{LLM_BUDGET_PK_PREFIX}*",
+    }
+    assert _leading_keys("HealthPingFunction", "dynamodb:UpdateItem") == {
+        STATE_CIRCUITS_PK,
+        copies,
+        HEALTH_PK,
+        FLAGS_PK,
+    }
     assert _leading_keys("ChatFunction", "dynamodb:PutItem") == {STATE_CIRCUITS_PK}
     assert _leading_keys("HealthPingFunction", "dynamodb:PutItem") == {STATE_CIRCUITS_PK, HEALTH_PK, FLAGS_PK}
     assert _leading_keys("AlarmRelayFunction", "dynamodb:PutItem") == {ALARMS_PK}

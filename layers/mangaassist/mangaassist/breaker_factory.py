@@ -14,7 +14,11 @@ from mangaassist.registry import REGISTRY, ServiceSpec
 def breakers_from_env(hot_path: bool = True, registry: Mapping[str, ServiceSpec] = REGISTRY) -> CircuitBreakers:
     table = os.environ["STATE_TABLE"]
     return CircuitBreakers(
-        DynamoCircuitStore(table, client("dynamodb", hot_path=hot_path)),
+        DynamoCircuitStore(
+            table,
+            client("dynamodb", hot_path=hot_path),
+            read_copies=int(os.getenv("STATE_READ_COPIES", "1")),
+        ),
         registry=registry,
         cache_ttl_s=float(os.getenv("STATE_CACHE_TTL_S", "1")),
     )

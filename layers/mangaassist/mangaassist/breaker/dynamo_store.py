@@ -1,7 +1,14 @@
-"""DynamoDB adapter for the circuit store: one item per circuit, all in the "circuits" partition."""
+"""DynamoDB adapter for the circuit store: one item per circuit, all in the "circuits" partition.
+
+With ``read_copies`` > 1, every transition and override is also written, in the same transaction, to that
+many read copies ("circuits#0", "circuits#1", ...: other partition keys, so other partitions once the table
+has split them), and each environment reads one copy instead of "circuits". The copies carry every field
+but the failure count: counting (ADD) and its return value stay on "circuits", which nobody Queries then.
+"""
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +20,7 @@ from mangaassist.breaker.store import (
     LostRaceError,
     NotClosedError,
     StateStoreError,
+    with_known_counts,
 )
 from mangaassist.dynamo import is_conditional_failure
 from mangaassist.registry import STATE_CIRCUITS_PK
@@ -78,21 +86,40 @@ class _ItemMissingError(Exception):
 class DynamoCircuitStore(CircuitStore):
     """Talks to the state table through a low-level client the caller configured (timeouts, retries)."""
 
-    def __init__(self, table_name: str, client: Any, *, consistent_read: bool = DEFAULT_CONSISTENT_READ):
+    def __init__(
+        self,
+        table_name: str,
+        client: Any,
+        *,
+        consistent_read: bool = DEFAULT_CONSISTENT_READ,
+        read_copies: int = 1,
+        copy: int | None = None,
+    ):
         self.table_name = table_name
         self.client = client
         self.consistent_read = consistent_read
+        self.read_copies = max(1, read_copies)
+        # Environments pick their copy at random: the copies' partitions share the fleet's reads evenly.
+        self.copy = random.randrange(self.read_copies) if copy is None else copy % self.read_copies
         self._known: set[str] = set()  # circuits whose item this environment knows exists
+        self._counts: dict[str, CircuitRecord] = {}  # the last "circuits" item each count write returned
 
-    def _key(self, service: str) -> dict[str, dict[str, str]]:
-        return {"pk": {"S": STATE_CIRCUITS_PK}, "sk": {"S": service}}
+    def _key(self, service: str, pk: str = STATE_CIRCUITS_PK) -> dict[str, dict[str, str]]:
+        return {"pk": {"S": pk}, "sk": {"S": service}}
+
+    def _copy_pks(self) -> list[str]:
+        return [copy_pk(i) for i in range(self.read_copies)] if self.read_copies > 1 else []
 
     def load_all(self) -> dict[str, CircuitRecord]:
+        records = self._query(copy_pk(self.copy) if self.read_copies > 1 else STATE_CIRCUITS_PK)
+        return with_known_counts(records, self._counts) if self.read_copies > 1 else records
+
+    def _query(self, pk: str) -> dict[str, CircuitRecord]:
         records: dict[str, CircuitRecord] = {}
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": STATE_CIRCUITS_PK}},
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ConsistentRead": self.consistent_read,
         }
         try:
@@ -110,14 +137,18 @@ class DynamoCircuitStore(CircuitStore):
         except (ClientError, BotoCoreError) as err:
             raise StateStoreError(str(err)) from err
 
+    def _counted(self, rec: CircuitRecord) -> CircuitRecord:
+        self._counts[rec.service] = rec
+        return rec
+
     def add_failure(self, service: str, bucket: int, stale_buckets: list[int], now: float) -> CircuitRecord:
         try:
-            return self._add_failure(service, bucket, stale_buckets, now)
+            return self._counted(self._add_failure(service, bucket, stale_buckets, now))
         except _ItemMissingError:
             # The item this environment knew of was deleted (an operator reset): create it and count again.
             self._known.discard(service)
             try:
-                return self._add_failure(service, bucket, stale_buckets, now)
+                return self._counted(self._add_failure(service, bucket, stale_buckets, now))
             except _ItemMissingError as err:
                 raise StateStoreError(f"circuit item {service} could not be created") from err
 
@@ -188,6 +219,8 @@ class DynamoCircuitStore(CircuitStore):
         condition = "#version = :expected"
         if expected_version == 0:
             condition = "attribute_not_exists(#version) OR #version = :expected"
+        if self.read_copies > 1:
+            return self._transact_transition(new, names, values, sets, condition)
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
@@ -237,9 +270,65 @@ class DynamoCircuitStore(CircuitStore):
             raise StateStoreError(str(err)) from err
         except BotoCoreError as err:
             raise StateStoreError(str(err)) from err
-        return _to_record(response["Attributes"])
+        return self._counted(_to_record(response["Attributes"]))
+
+    def _transact_transition(self, new: CircuitRecord, names, values, sets, condition) -> CircuitRecord:
+        """The transition on "circuits" and on every copy at once: a copy is never behind nor ahead."""
+        primary = {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": self._key(new.service),
+                "UpdateExpression": "SET " + ", ".join(sets),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        copy_names = {k: v for k, v in names.items()}
+        copy_names["#override"] = "override"
+        copy_values = {k: v for k, v in values.items() if k not in (":expected", ":empty")}
+        copy_values[":none"] = {"S": Override.NONE.value}
+        copy_sets = [x for x in sets if not x.startswith("fb ")] + ["#override = if_not_exists(#override, :none)"]
+        copies = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": self._key(new.service, pk),
+                    "UpdateExpression": "SET " + ", ".join(copy_sets),
+                    "ExpressionAttributeNames": copy_names,
+                    "ExpressionAttributeValues": copy_values,
+                }
+            }
+            for pk in self._copy_pks()
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=[primary, *copies])
+        except ClientError as err:
+            self._lost_race(err)
+            raise StateStoreError(str(err)) from err
+        except BotoCoreError as err:
+            raise StateStoreError(str(err)) from err
+        self._known.add(new.service)
+        version = int(values[":next"]["N"])
+        return new.with_changes(version=version, failure_buckets={})
+
+    @staticmethod
+    def _lost_race(err: ClientError) -> None:
+        """A cancelled transaction whose condition failed (or that met another writer's) lost the race."""
+        if err.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            return
+        reasons = err.response.get("CancellationReasons") or []
+        codes = {r.get("Code") for r in reasons}
+        if "ConditionalCheckFailed" in codes:
+            item = next((r.get("Item") for r in reasons if r.get("Code") == "ConditionalCheckFailed"), None)
+            raise LostRaceError(_to_record(item) if item else None) from err
+        if "TransactionConflict" in codes:
+            raise LostRaceError(None) from err
 
     def set_override(self, service: str, override: Override, now: float) -> CircuitRecord:
+        if self.read_copies > 1:
+            return self._transact_override(service, override, now)
         try:
             self._ensure_item(service, now)
             response = self.client.update_item(
@@ -253,3 +342,29 @@ class DynamoCircuitStore(CircuitStore):
         except (ClientError, BotoCoreError) as err:
             raise StateStoreError(str(err)) from err
         return _to_record(response["Attributes"])
+
+    def _transact_override(self, service: str, override: Override, now: float) -> CircuitRecord:
+        try:
+            self._ensure_item(service, now)
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": self._key(service, pk),
+                            "UpdateExpression": "SET #o = :o, updated_at = :now",
+                            "ExpressionAttributeNames": {"#o": "override"},
+                            "ExpressionAttributeValues": {":o": {"S": override.value}, ":now": _attr(now)},
+                        }
+                    }
+                    for pk in [STATE_CIRCUITS_PK, *self._copy_pks()]
+                ]
+            )
+            item = self.client.get_item(TableName=self.table_name, Key=self._key(service), ConsistentRead=True)
+        except (ClientError, BotoCoreError) as err:
+            raise StateStoreError(str(err)) from err
+        return _to_record(item["Item"])
+
+
+def copy_pk(i: int) -> str:
+    return f"{STATE_CIRCUITS_PK}#{i}"

@@ -218,6 +218,8 @@ class CircuitBreakers:
             return self._short_circuit(spec, fallback)
         probing = False
         if rec.override is not Override.FORCED_CLOSED and rec.state is not CircuitState.CLOSED:
+            rec = self._recheck_before_lease(service, rec)
+        if rec.override is not Override.FORCED_CLOSED and rec.state is not CircuitState.CLOSED:
             probing = self._try_acquire_probe(spec, rec)
             if not probing:
                 return self._short_circuit(spec, fallback)
@@ -443,6 +445,8 @@ class CircuitBreakers:
         except LostRaceError as lost:
             if lost.current is not None:
                 self._remember(lost.current)
+            else:
+                self._loaded_at = float("-inf")  # the winner is unknown (a transaction conflict): read it next
             return False
         except StateStoreError as err:
             self._mark_store_down(err)
@@ -470,6 +474,24 @@ class CircuitBreakers:
                 logger.exception("on_transition hook failed")
 
     # ---------------------------------------------------------------- probing
+
+    def _recheck_before_lease(self, service: str, rec: CircuitRecord) -> CircuitRecord:
+        """A fleet circuit due for a probe, on a snapshot that is not fresh: read it again before racing.
+
+        When the open period ends, every environment calling finds its circuit due; all but one lose the
+        lease, and each losing attempt costs the write units of a transition (with read copies, on every
+        copy). Most of them would have learnt from half a read unit that the lease is already taken.
+        """
+        now = self.clock()
+        if rec is self._isolated.get(service) or now - self._loaded_at <= self.recheck_before_count_s:
+            return rec
+        due = (rec.state is CircuitState.OPEN and now >= rec.open_until) or (
+            rec.state is CircuitState.HALF_OPEN and now >= rec.lease_until
+        )
+        if not due or now < self._store_down_until:
+            return rec
+        self._refresh(force=True, mark_down=False)
+        return self._view(service)
 
     def _try_acquire_probe(self, spec: ServiceSpec, rec: CircuitRecord) -> bool:
         now = self.clock()

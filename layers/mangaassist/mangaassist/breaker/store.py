@@ -10,6 +10,7 @@ Every write the breaker makes is one of three primitives, each atomic on its own
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 
 from mangaassist.breaker.model import CircuitRecord, Override
 
@@ -56,3 +57,19 @@ class CircuitStore(ABC):
     @abstractmethod
     def set_override(self, service: str, override: Override, now: float) -> CircuitRecord:
         """Set the operator override for one circuit."""
+
+
+def with_known_counts(
+    copies: dict[str, CircuitRecord], counted: Mapping[str, CircuitRecord]
+) -> dict[str, CircuitRecord]:
+    """Records read from a copy, which carries no failure count, with the count this environment last saw
+    written to the same version of the circuit: what it needs to prune stale buckets at its next count."""
+    merged = {}
+    for name, rec in copies.items():
+        known = counted.get(name)
+        merged[name] = (
+            rec.with_changes(failure_buckets=dict(known.failure_buckets))
+            if known is not None and known.version == rec.version
+            else rec
+        )
+    return merged

@@ -49,7 +49,9 @@ def pinger_from_env(
     table = os.environ["STATE_TABLE"]
     # The pinger is background work: the patient client with retries, not the chat's 0.5 s one.
     dynamodb = client("dynamodb", hot_path=False)
-    breakers = CircuitBreakers(DynamoCircuitStore(table, dynamodb), registry=registry, clock=clock, cache_ttl_s=0)
+    # The pinger's transitions must reach the copies the chat reads: the same STATE_READ_COPIES as the chat's.
+    store = DynamoCircuitStore(table, dynamodb, read_copies=int(os.getenv("STATE_READ_COPIES", "1")))
+    breakers = CircuitBreakers(store, registry=registry, clock=clock, cache_ttl_s=0)
     return HealthPinger(
         store=HealthStore(table, dynamodb, registry=registry, clock=clock),
         breakers=breakers,
