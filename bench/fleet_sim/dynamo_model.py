@@ -204,7 +204,9 @@ class StateTable:
         if there >= answer_at:
             self.sim.sleep(answer_at)
             ledger.timed_out += 1
-            raise StateStoreError(f"Read timeout on endpoint URL: dynamodb ({operation})")
+            raise StateStoreError(
+                f"Read timeout on endpoint URL: dynamodb ({operation})", may_have_landed=kind == "write"
+            )
         self.sim.sleep(there)
         if self.single_server is not None:
             start = max(self.sim.now, self._server_free_at)
@@ -238,7 +240,9 @@ class StateTable:
             self.sim.sleep(answer_at - there)
         if latency >= READ_TIMEOUT_S:
             ledger.timed_out += 1
-            raise StateStoreError(f"Read timeout on endpoint URL: dynamodb ({operation})")
+            raise StateStoreError(
+                f"Read timeout on endpoint URL: dynamodb ({operation})", may_have_landed=kind == "write"
+            )
         return result
 
     def _read_units(self, consistent: bool, copy: bool) -> float:
@@ -342,6 +346,11 @@ class DynamoCapacityStore(CircuitStore):
         return records
 
     def add_failure(self, service: str, bucket: int, stale_buckets: list[int], now: float) -> CircuitRecord:
+        return self.merge_failures(service, {bucket: 1}, stale_buckets, now)
+
+    def merge_failures(
+        self, service: str, buckets: dict[int, int], stale_buckets: list[int], now: float
+    ) -> CircuitRecord:
         self._ensure_item(service)
         table = self.table
         return self._counted(
@@ -349,7 +358,7 @@ class DynamoCapacityStore(CircuitStore):
                 "UpdateItem",
                 table.write_units(table.current(service)),
                 "write",
-                lambda: table.written("add_failure", table.state.add_failure(service, bucket, stale_buckets, now)),
+                lambda: table.written("add_failure", table.state.merge_failures(service, buckets, stale_buckets, now)),
             )
         )
 

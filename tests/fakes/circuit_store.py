@@ -29,13 +29,19 @@ class InMemoryCircuitStore(CircuitStore):
             return dict(self._items)
 
     def add_failure(self, service: str, bucket: int, stale_buckets: list[int], now: float) -> CircuitRecord:
+        return self.merge_failures(service, {bucket: 1}, stale_buckets, now)
+
+    def merge_failures(
+        self, service: str, added: dict[int, int], stale_buckets: list[int], now: float
+    ) -> CircuitRecord:
         with self._lock:
             self._enter()
             current = self._items.get(service) or CircuitRecord(service=service)
             if current.state is not CircuitState.CLOSED:
                 raise NotClosedError(current)
             buckets = {b: n for b, n in current.failure_buckets.items() if b not in stale_buckets}
-            buckets[bucket] = buckets.get(bucket, 0) + 1
+            for bucket, n in added.items():
+                buckets[bucket] = buckets.get(bucket, 0) + n
             updated = replace(current, failure_buckets=buckets)
             self._items[service] = updated
             return updated

@@ -295,3 +295,13 @@ def test_two_environments_reading_different_copies_open_the_circuit_once(moto_se
     assert b.record("order_service").state is CircuitState.OPEN
     assert len(a.telemetry.transitions) + len(b.telemetry.transitions) == 1
     assert b.call("order_service", failing, fallback=lambda info: "fallback") == "fallback"
+
+
+def test_merged_failures_land_in_their_own_buckets_only_while_closed(moto_server, state_table):
+    store = store_for(moto_server, state_table)
+    store.add_failure("analytics", 90, [], now=95.0)
+    rec = store.merge_failures("analytics", {100: 2, 110: 1}, [90], now=112.0)
+    assert rec.failure_buckets == {100: 2, 110: 1}
+    store.compare_and_set(rec.version, rec.with_changes(state=CircuitState.OPEN))
+    with pytest.raises(NotClosedError):
+        store.merge_failures("analytics", {110: 1}, [], now=113.0)

@@ -274,8 +274,12 @@ def test_store_outage_falls_back_to_snapshot_and_local_counting():
 
     store.fail_with = None
     clock.advance(6)
-    assert breakers.call("order_service", ok) == "ok"
+    assert breakers.call("catalog", ok) == "ok"
     assert not breakers.state_store_degraded
+    # Its three failures joined the shared count; as the only environment failing it stays open for itself.
+    assert breakers.record("order_service").state is CircuitState.OPEN
+    assert store.load_all()["order_service"].state is CircuitState.CLOSED
+    assert sum(store.load_all()["order_service"].failure_buckets.values()) == 1
 
 
 def test_force_open_by_health_ping_and_probe_by_ping():

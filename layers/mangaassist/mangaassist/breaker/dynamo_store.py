@@ -12,7 +12,7 @@ import random
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
 from mangaassist.breaker.model import CircuitRecord, CircuitState, Override
 from mangaassist.breaker.store import (
@@ -142,23 +142,38 @@ class DynamoCircuitStore(CircuitStore):
         return rec
 
     def add_failure(self, service: str, bucket: int, stale_buckets: list[int], now: float) -> CircuitRecord:
+        return self.merge_failures(service, {bucket: 1}, stale_buckets, now)
+
+    def merge_failures(
+        self, service: str, buckets: dict[int, int], stale_buckets: list[int], now: float
+    ) -> CircuitRecord:
         try:
-            return self._counted(self._add_failure(service, bucket, stale_buckets, now))
+            return self._counted(self._add_failures(service, buckets, stale_buckets, now))
         except _ItemMissingError:
             # The item this environment knew of was deleted (an operator reset): create it and count again.
             self._known.discard(service)
             try:
-                return self._counted(self._add_failure(service, bucket, stale_buckets, now))
+                return self._counted(self._add_failures(service, buckets, stale_buckets, now))
             except _ItemMissingError as err:
                 raise StateStoreError(f"circuit item {service} could not be created") from err
 
-    def _add_failure(self, service: str, bucket: int, stale_buckets: list[int], now: float) -> CircuitRecord:
-        names = {"#state": "state", "#b": str(bucket)}
+    def _add_failures(
+        self, service: str, buckets: dict[int, int], stale_buckets: list[int], now: float
+    ) -> CircuitRecord:
+        names = {"#state": "state"}
+        values = {":closed": {"S": "CLOSED"}}
+        adds = []
+        # One failure keeps the expression (and so the request) of every count write before merging existed.
+        for i, (bucket, n) in enumerate(sorted(buckets.items())):
+            name, value = ("#b", ":one") if len(buckets) == 1 and n == 1 else (f"#b{i}", f":n{i}")
+            names[name] = str(bucket)
+            values[value] = {"N": str(n)}
+            adds.append(f"fb.{name} {value}")
         remove = []
         for i, stale in enumerate(stale_buckets):
             names[f"#s{i}"] = str(stale)
             remove.append(f"fb.#s{i}")
-        expression = "ADD fb.#b :one"
+        expression = "ADD " + ", ".join(adds)
         if remove:
             expression += " REMOVE " + ", ".join(remove)
         try:
@@ -169,7 +184,7 @@ class DynamoCircuitStore(CircuitStore):
                 UpdateExpression=expression,
                 ConditionExpression="#state = :closed",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={":one": {"N": "1"}, ":closed": {"S": "CLOSED"}},
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -181,7 +196,7 @@ class DynamoCircuitStore(CircuitStore):
                 raise _ItemMissingError from err
             raise StateStoreError(str(err)) from err
         except BotoCoreError as err:
-            raise StateStoreError(str(err)) from err
+            raise StateStoreError(str(err), may_have_landed=isinstance(err, ReadTimeoutError)) from err
         return _to_record(response["Attributes"])
 
     def _ensure_item(self, service: str, now: float) -> None:

@@ -92,6 +92,9 @@ class CircuitBreakers:
         self._store_down_until = float("-inf")
         self._store_error: str | None = None
         self._local_failures: dict[str, deque[float]] = {}
+        # Failures counted locally that certainly never reached the store (bucket start -> n): added to the
+        # shared count, once, when the store answers again.
+        self._unmerged: dict[str, dict[int, int]] = {}
         self._local_opens: set[str] = set()  # circuits this environment opened on its own count
         self._local_probes: set[str] = set()  # ... and is probing on its own
         # Failures this environment added to the store since the circuit's last transition: the version they
@@ -129,6 +132,44 @@ class CircuitBreakers:
             # The store is back and its records replaced the local ones: the fleet decides again.
             self._local_opens.clear()
             self._local_probes.clear()
+        if self._unmerged:
+            self._merge_local_counts()
+
+    def _merge_local_counts(self) -> None:
+        """Add what this environment counted alone while the store was unreachable to the shared count.
+
+        Each count leaves ``_unmerged`` before its write, so none is added twice; a write that may have
+        landed although its answer never came is not retried (the count may be there already).
+        """
+        with self._lock:
+            pending, self._unmerged = self._unmerged, {}
+        for name, buckets in pending.items():
+            spec = self.registry.get(name)
+            current = self._snapshot.get(name)
+            if spec is None or (current is not None and current.state is not CircuitState.CLOSED):
+                continue  # the circuit opened without them: they would only count into a window already reset
+            now = self.clock()
+            bucket_seconds = max(1, spec.breaker.window_seconds // BUCKETS_PER_WINDOW)
+            oldest = bucket_start(now, bucket_seconds) - spec.breaker.window_seconds + bucket_seconds
+            buckets = {b: n for b, n in buckets.items() if b >= oldest}
+            if not buckets:
+                continue
+            stale = sorted(b for b in (current.failure_buckets if current else {}) if b < oldest)
+            try:
+                rec = self.store.merge_failures(name, buckets, stale, now)
+            except NotClosedError as lost:
+                self._remember(lost.current)
+                continue
+            except StateStoreError as err:
+                self._mark_store_down(err)
+                if not err.may_have_landed:
+                    with self._lock:
+                        for b, n in buckets.items():
+                            kept = self._unmerged.setdefault(name, {})
+                            kept[b] = kept.get(b, 0) + n
+                return
+            self._remember(rec)
+            self._decide(spec, rec, buckets, oldest, now, "local_counts_merged")
 
     def _mark_store_down(self, err: Exception) -> None:
         # Back off instead of hammering a store that is already struggling; the snapshot carries on.
@@ -311,22 +352,29 @@ class CircuitBreakers:
             return
         except StateStoreError as err:
             self._mark_store_down(err)
-            self._count_locally(spec, kind, now)
+            self._count_locally(spec, kind, now, merge_later=not err.may_have_landed)
             return
         self._remember(rec)
+        self._decide(spec, rec, {bucket: 1}, oldest, now, kind.value)
+
+    def _decide(
+        self, spec: ServiceSpec, rec: CircuitRecord, added: dict[int, int], oldest: int, now: float, why: str
+    ) -> None:
+        """After this environment's count write: open the fleet's circuit, its own, or neither."""
+        bucket_seconds = max(1, spec.breaker.window_seconds // BUCKETS_PER_WINDOW)
         failures = rec.failures_in_window(now, spec.breaker.window_seconds, bucket_seconds)
-        mine, fresh = self._count_mine(spec.name, rec.version, bucket, oldest)
+        mine, fresh = self._count_mine(spec.name, rec.version, added, oldest)
         threshold = spec.breaker.failure_threshold
         if mine < failures and failures >= threshold:
-            self._open(spec, rec, reason=f"{kind.value}_threshold", failures=failures)
+            self._open(spec, rec, reason=f"{why}_threshold", failures=failures)
         elif mine >= failures and fresh >= threshold:
-            self._isolate(spec, rec, kind, fresh)
+            self._isolate(spec, rec, why, fresh)
         else:
             # Another environment may open the circuit any moment now: re-read before the next call
             # instead of trusting a snapshot up to cache_ttl_s old. This costs reads only while failing.
             self._loaded_at = float("-inf")
 
-    def _count_mine(self, service: str, version: int, bucket: int, oldest: int) -> tuple[int, int]:
+    def _count_mine(self, service: str, version: int, added: dict[int, int], oldest: int) -> tuple[int, int]:
         """Remember one more failure this environment counted into the store.
 
         Returns its failures in the window, and those since it last isolated itself: a single breaker
@@ -340,12 +388,13 @@ class CircuitBreakers:
                 buckets, left = {}, {}
             buckets = {b: n for b, n in buckets.items() if b >= oldest}
             left = {b: n for b, n in left.items() if b >= oldest}
-            buckets[bucket] = buckets.get(bucket, 0) + 1
+            for bucket, n in added.items():
+                buckets[bucket] = buckets.get(bucket, 0) + n
             self._counted[service] = (version, buckets, left)
             mine = sum(buckets.values())
             return mine, mine - sum(left.values())
 
-    def _isolate(self, spec: ServiceSpec, rec: CircuitRecord, kind: FailureKind, failures: int) -> None:
+    def _isolate(self, spec: ServiceSpec, rec: CircuitRecord, why: str, failures: int) -> None:
         """Every failure in the window is this environment's: open for it alone and take back all but one.
 
         The one left behind says this environment failed too, so a second environment's failures still open
@@ -386,15 +435,20 @@ class CircuitBreakers:
             probe_owner="",
             lease_until=0.0,
             probe_successes=0,
-            reason=f"{kind.value}_threshold_this_environment",
+            reason=f"{why}_threshold_this_environment",
             updated_at=now,
         )
         with self._lock:
             self._isolated[name] = isolated
         self._notify(spec, Transition(name, CircuitState.CLOSED, CircuitState.OPEN, isolated.reason, now, failures))
 
-    def _count_locally(self, spec: ServiceSpec, kind: FailureKind, now: float) -> None:
+    def _count_locally(self, spec: ServiceSpec, kind: FailureKind, now: float, merge_later: bool = True) -> None:
         """Store unreachable: this environment protects itself with its own count until it is back."""
+        if merge_later:
+            bucket = bucket_start(now, max(1, spec.breaker.window_seconds // BUCKETS_PER_WINDOW))
+            with self._lock:
+                kept = self._unmerged.setdefault(spec.name, {})
+                kept[bucket] = kept.get(bucket, 0) + 1
         window = self._local_failures.setdefault(spec.name, deque())
         window.append(now)
         while window and window[0] < now - spec.breaker.window_seconds:
@@ -552,6 +606,9 @@ class CircuitBreakers:
         if settled.state is CircuitState.CLOSED:
             self._local_opens.discard(spec.name)
             self._local_failures.pop(spec.name, None)
+            # Its own probe found the dependency well: the failures before it are no evidence for the fleet.
+            with self._lock:
+                self._unmerged.pop(spec.name, None)
         self._notify(spec, Transition(spec.name, CircuitState.HALF_OPEN, settled.state, settled.reason, self.clock()))
         return True
 

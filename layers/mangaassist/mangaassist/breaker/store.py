@@ -2,6 +2,7 @@
 
 Every write the breaker makes is one of three primitives, each atomic on its own:
 - ``add_failure``: count one failure into a time bucket, only while the circuit is CLOSED;
+- ``merge_failures``: the same for the failures one environment counted while the store was unreachable;
 - ``compare_and_set``: a transition, only if nobody else transitioned since ``expected_version``;
 - ``set_override``: an operator's fleet-wide override;
 - ``withdraw_failures``: take back failures one environment counted, only while nothing transitioned since.
@@ -16,7 +17,14 @@ from mangaassist.breaker.model import CircuitRecord, Override
 
 
 class StateStoreError(Exception):
-    """The state store could not be read or written (slow, throttled, unreachable)."""
+    """The state store could not be read or written (slow, throttled, unreachable).
+
+    ``may_have_landed``: a write whose answer never came (a read timeout) may have been applied anyway.
+    """
+
+    def __init__(self, message: str = "", *, may_have_landed: bool = False):
+        super().__init__(message)
+        self.may_have_landed = may_have_landed
 
 
 class NotClosedError(Exception):
@@ -43,6 +51,13 @@ class CircuitStore(ABC):
     @abstractmethod
     def add_failure(self, service: str, bucket: int, stale_buckets: list[int], now: float) -> CircuitRecord:
         """Atomically add one failure to ``bucket``; raises NotClosedError unless CLOSED."""
+
+    @abstractmethod
+    def merge_failures(
+        self, service: str, buckets: dict[int, int], stale_buckets: list[int], now: float
+    ) -> CircuitRecord:
+        """Atomically add failures counted while the store could not be reached (bucket start -> n);
+        raises NotClosedError unless CLOSED."""
 
     @abstractmethod
     def compare_and_set(self, expected_version: int, new: CircuitRecord) -> CircuitRecord:
