@@ -9,7 +9,7 @@ but the failure count: counting (ADD) and its return value stay on "circuits", w
 from __future__ import annotations
 
 import random
-from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
@@ -22,7 +22,7 @@ from mangaassist.breaker.store import (
     StateStoreError,
     with_known_counts,
 )
-from mangaassist.dynamo import is_conditional_failure
+from mangaassist.dynamo import from_item, is_conditional_failure, to_attribute, to_item
 from mangaassist.registry import STATE_CIRCUITS_PK
 
 # Attributes a transition owns; the override and the failure map are written elsewhere.
@@ -39,37 +39,28 @@ _TRANSITION_FIELDS = (
 )
 
 
-def _num(value: Any) -> float:
-    return float(value) if value is not None else 0.0
-
-
-def _to_record(item: dict[str, Any]) -> CircuitRecord:
-    fb = item.get("fb", {}).get("M", {})
+def _to_record(item: Mapping[str, Any]) -> CircuitRecord:
+    values = from_item(item)
     return CircuitRecord(
-        service=item["sk"]["S"],
-        state=CircuitState(item.get("state", {}).get("S", "CLOSED")),
-        version=int(item.get("version", {}).get("N", "0")),
-        failure_buckets={int(k): int(v["N"]) for k, v in fb.items()},
-        opened_at=_num(item.get("opened_at", {}).get("N")),
-        open_until=_num(item.get("open_until", {}).get("N")),
-        reopen_count=int(item.get("reopen_count", {}).get("N", "0")),
-        probe_owner=item.get("probe_owner", {}).get("S", ""),
-        lease_until=_num(item.get("lease_until", {}).get("N")),
-        probe_successes=int(item.get("probe_successes", {}).get("N", "0")),
-        override=Override(item.get("override", {}).get("S", "none")),
-        reason=item.get("reason", {}).get("S", ""),
-        updated_at=_num(item.get("updated_at", {}).get("N")),
+        service=values["sk"],
+        state=CircuitState(values.get("state", "CLOSED")),
+        version=int(values.get("version", 0)),
+        failure_buckets={int(k): int(n) for k, n in values.get("fb", {}).items()},
+        opened_at=float(values.get("opened_at", 0)),
+        open_until=float(values.get("open_until", 0)),
+        reopen_count=int(values.get("reopen_count", 0)),
+        probe_owner=values.get("probe_owner", ""),
+        lease_until=float(values.get("lease_until", 0)),
+        probe_successes=int(values.get("probe_successes", 0)),
+        override=Override(values.get("override", Override.NONE.value)),
+        reason=values.get("reason", ""),
+        updated_at=float(values.get("updated_at", 0)),
     )
 
 
-def _attr(value: Any) -> dict[str, str]:
-    if isinstance(value, CircuitState | Override):
-        return {"S": value.value}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, int | float | Decimal):
-        return {"N": repr(round(float(value), 3)) if isinstance(value, float) else str(value)}
-    raise TypeError(f"cannot store {value!r}")
+def _attr(value: Any) -> dict[str, Any]:
+    # The enums are str subclasses the serializer would pass through as they are; the item holds their value.
+    return to_attribute(value.value if isinstance(value, CircuitState | Override) else value)
 
 
 # Eventually consistent: half the read capacity of a strongly consistent Query, which at thousands of
@@ -105,7 +96,7 @@ class DynamoCircuitStore(CircuitStore):
         self._counts: dict[str, CircuitRecord] = {}  # the last "circuits" item each count write returned
 
     def _key(self, service: str, pk: str = STATE_CIRCUITS_PK) -> dict[str, dict[str, str]]:
-        return {"pk": {"S": pk}, "sk": {"S": service}}
+        return to_item({"pk": pk, "sk": service})
 
     def _copy_pks(self) -> list[str]:
         return [copy_pk(i) for i in range(self.read_copies)] if self.read_copies > 1 else []
@@ -119,7 +110,7 @@ class DynamoCircuitStore(CircuitStore):
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ExpressionAttributeValues": {":pk": _attr(pk)},
             "ConsistentRead": self.consistent_read,
         }
         try:
@@ -161,13 +152,13 @@ class DynamoCircuitStore(CircuitStore):
         self, service: str, buckets: dict[int, int], stale_buckets: list[int], now: float
     ) -> CircuitRecord:
         names = {"#state": "state"}
-        values = {":closed": {"S": "CLOSED"}}
+        values = {":closed": _attr(CircuitState.CLOSED)}
         adds = []
         # One failure keeps the expression (and so the request) of every count write before merging existed.
         for i, (bucket, n) in enumerate(sorted(buckets.items())):
             name, value = ("#b", ":one") if len(buckets) == 1 and n == 1 else (f"#b{i}", f":n{i}")
             names[name] = str(bucket)
-            values[value] = {"N": str(n)}
+            values[value] = _attr(n)
             adds.append(f"fb.{name} {value}")
         remove = []
         for i, stale in enumerate(stale_buckets):
@@ -206,14 +197,17 @@ class DynamoCircuitStore(CircuitStore):
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item={
-                    **self._key(service),
-                    "state": {"S": "CLOSED"},
-                    "version": {"N": "0"},
-                    "fb": {"M": {}},
-                    "override": {"S": "none"},
-                    "updated_at": _attr(now),
-                },
+                Item=to_item(
+                    {
+                        "pk": STATE_CIRCUITS_PK,
+                        "sk": service,
+                        "state": CircuitState.CLOSED.value,
+                        "version": 0,
+                        "fb": {},
+                        "override": Override.NONE.value,
+                        "updated_at": now,
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as err:
@@ -225,9 +219,9 @@ class DynamoCircuitStore(CircuitStore):
         names = {f"#{f}": f for f in _TRANSITION_FIELDS}
         names["#version"] = "version"
         values = {f":{f}": _attr(getattr(new, f)) for f in _TRANSITION_FIELDS}
-        values[":expected"] = {"N": str(expected_version)}
-        values[":next"] = {"N": str(expected_version + 1)}
-        values[":empty"] = {"M": {}}
+        values[":expected"] = _attr(expected_version)
+        values[":next"] = _attr(expected_version + 1)
+        values[":empty"] = _attr({})
         sets = [f"#{f} = :{f}" for f in _TRANSITION_FIELDS] + ["#version = :next"]
         # Every transition starts a fresh failure window: counts from before it are history.
         sets.append("fb = :empty")
@@ -235,7 +229,7 @@ class DynamoCircuitStore(CircuitStore):
         if expected_version == 0:
             condition = "attribute_not_exists(#version) OR #version = :expected"
         if self.read_copies > 1:
-            return self._transact_transition(new, names, values, sets, condition)
+            return self._transact_transition(expected_version, new, names, values, sets, condition)
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
@@ -259,11 +253,11 @@ class DynamoCircuitStore(CircuitStore):
 
     def withdraw_failures(self, service: str, expected_version: int, buckets: dict[int, int]) -> CircuitRecord:
         names = {"#state": "state", "#version": "version"}
-        values: dict[str, dict[str, str]] = {":closed": {"S": "CLOSED"}, ":v": {"N": str(expected_version)}}
+        values = {":closed": _attr(CircuitState.CLOSED), ":v": _attr(expected_version)}
         adds, exists = [], []
         for i, (bucket, n) in enumerate(sorted(buckets.items())):
             names[f"#b{i}"] = str(bucket)
-            values[f":m{i}"] = {"N": str(-n)}
+            values[f":m{i}"] = _attr(-n)
             adds.append(f"fb.#b{i} :m{i}")
             # A bucket another environment already pruned must not come back as a negative count.
             exists.append(f"attribute_exists(fb.#b{i})")
@@ -287,7 +281,9 @@ class DynamoCircuitStore(CircuitStore):
             raise StateStoreError(str(err)) from err
         return self._counted(_to_record(response["Attributes"]))
 
-    def _transact_transition(self, new: CircuitRecord, names, values, sets, condition) -> CircuitRecord:
+    def _transact_transition(
+        self, expected_version: int, new: CircuitRecord, names, values, sets, condition
+    ) -> CircuitRecord:
         """The transition on "circuits" and on every copy at once: a copy is never behind nor ahead."""
         primary = {
             "Update": {
@@ -303,7 +299,7 @@ class DynamoCircuitStore(CircuitStore):
         copy_names = {k: v for k, v in names.items()}
         copy_names["#override"] = "override"
         copy_values = {k: v for k, v in values.items() if k not in (":expected", ":empty")}
-        copy_values[":none"] = {"S": Override.NONE.value}
+        copy_values[":none"] = _attr(Override.NONE)
         copy_sets = [x for x in sets if not x.startswith("fb ")] + ["#override = if_not_exists(#override, :none)"]
         copies = [
             {
@@ -325,7 +321,7 @@ class DynamoCircuitStore(CircuitStore):
         except BotoCoreError as err:
             raise StateStoreError(str(err)) from err
         self._known.add(new.service)
-        version = int(values[":next"]["N"])
+        version = expected_version + 1
         return new.with_changes(version=version, failure_buckets={})
 
     @staticmethod
@@ -351,7 +347,7 @@ class DynamoCircuitStore(CircuitStore):
                 Key=self._key(service),
                 UpdateExpression="SET #o = :o, updated_at = :now",
                 ExpressionAttributeNames={"#o": "override"},
-                ExpressionAttributeValues={":o": {"S": override.value}, ":now": _attr(now)},
+                ExpressionAttributeValues={":o": _attr(override), ":now": _attr(now)},
                 ReturnValues="ALL_NEW",
             )
         except (ClientError, BotoCoreError) as err:
@@ -369,7 +365,7 @@ class DynamoCircuitStore(CircuitStore):
                             "Key": self._key(service, pk),
                             "UpdateExpression": "SET #o = :o, updated_at = :now",
                             "ExpressionAttributeNames": {"#o": "override"},
-                            "ExpressionAttributeValues": {":o": {"S": override.value}, ":now": _attr(now)},
+                            "ExpressionAttributeValues": {":o": _attr(override), ":now": _attr(now)},
                         }
                     }
                     for pk in [STATE_CIRCUITS_PK, *self._copy_pks()]
