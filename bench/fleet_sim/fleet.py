@@ -41,7 +41,7 @@ class SilentTelemetry(BreakerTelemetry):
 class DependencyFault:
     """A window of elapsed seconds in which the dependency misbehaves."""
 
-    kind: str  # "hang" | "error" | "flapping" | "slow" | "sick_env"
+    kind: str  # "hang" | "error" | "flapping" | "slow" | "sick_env" | "one_env" (a transient failure in one slot)
     start: float
     end: float
     period_s: float = 20.0  # flapping: failing for the first half of every period
@@ -53,6 +53,8 @@ class DependencyFault:
         if self.kind == "sick_env":
             # A broken connection pool belongs to one process: the environment Lambda starts in its place is well.
             return "error" if slot == self.env and generation == 0 else None
+        if self.kind == "one_env":
+            return "error" if slot == self.env else None
         if self.kind == "flapping":
             return "error" if (elapsed - self.start) % self.period_s < self.period_s / 2 else None
         return self.kind

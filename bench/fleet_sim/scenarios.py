@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from bench.fleet_sim.dynamo_model import StoreFault
-from bench.fleet_sim.fleet import FLEET, PER_ENV, DependencyFault, Fleet, Outcome, Traffic
+from bench.fleet_sim.fleet import FLEET, PER_ENV, DependencyFault, Fleet, Outcome, Traffic, ViewChange
 from mangaassist.breaker.model import CircuitState
 
 # Elapsed seconds. The outage heals before order_service's first probe (open 60 s) so a heal is observed.
@@ -21,6 +21,28 @@ THROTTLED_STORE = StoreFault("throttled", 5.0, 110.0, capacity_factor=0.05)
 THROTTLED_RUN_S = 120.0
 BURST = Traffic("burst", burst_at=10.0, warm_share=0.25)
 BURST_RUN_S = 25.0
+# One call of another environment fails while the sick one is open for itself: not the fleet's evidence.
+TRANSIENT = DependencyFault("one_env", 20.0, 20.8, env=1)
+# Environments arrive over 20 s (cold starts, first Queries) and the dependency hangs once they all run.
+RAMP = Traffic("ramp", ramp_s=20.0)
+RAMP_OUTAGE = DependencyFault("hang", 25.0, 55.0)
+RAMP_RUN_S = 70.0
+# Failing (fast 5xx) for the first 10 s of every 20 s: the circuit must follow without probing in a crowd.
+FLAPPING = DependencyFault("flapping", 10.0, 70.0, period_s=20.0)
+FLAPPING_RUN_S = 80.0
+# Answers, but past slow_call_ms: slow calls count as failures, and customers wait for each one.
+SLOW_DEPENDENCY = DependencyFault("slow", 10.0, 55.0)
+SLOW_DEPENDENCY_RUN_S = 70.0
+# The store answers 40 times slower (past the client's 0.5 s read timeout in its tail) while the dependency fails.
+SLOW_STORE = StoreFault("slow", 5.0, 50.0, slowdown=40.0)
+SLOW_STORE_DEPENDENCY = DependencyFault("error", 15.0, 45.0)
+SLOW_STORE_RUN_S = 60.0
+# Scenarios with a dependency fault, run by the fleet and by per-environment counting alike.
+COMPARED = {
+    "ramp": ((RAMP_OUTAGE,), RAMP, RAMP_RUN_S),
+    "flapping": ((FLAPPING,), Traffic(), FLAPPING_RUN_S),
+    "slow_dependency": ((SLOW_DEPENDENCY,), Traffic(), SLOW_DEPENDENCY_RUN_S),
+}
 
 
 @dataclass(frozen=True)
@@ -37,7 +59,19 @@ class Job:
     @property
     def cost(self) -> float:
         return (
-            self.size * {"outage": 90, "sick": 35, "throttled": 60, "throttled_control": 60, "burst": 20}[self.scenario]
+            self.size
+            * {
+                "outage": 90,
+                "sick": 35,
+                "sick_transient": 35,
+                "throttled": 60,
+                "throttled_control": 60,
+                "burst": 20,
+                "ramp": 60,
+                "flapping": 80,
+                "slow_dependency": 70,
+                "slow_store": 60,
+            }[self.scenario]
         )
 
 
@@ -68,6 +102,8 @@ def _capacity(fleet: Fleet, split_at: float) -> dict:
         "read_units_per_second_steady": round(sum(steady) / len(steady), 1) if steady else 0.0,
         "read_capacity_peak_pct_steady": ledger.peak_pct("read", until=split_at),
         "read_capacity_peak_pct_outage": ledger.peak_pct("read", since=split_at),
+        "read_capacity_peak_pct_one_partition": ledger.peak_pct("read", one_partition=True),
+        "write_capacity_peak_pct_one_partition": ledger.peak_pct("write", one_partition=True),
         "write_capacity_peak_pct_steady": ledger.peak_pct("write", until=split_at),
         "write_capacity_peak_pct_outage": ledger.peak_pct("write", since=split_at),
         "read_demand_peak_pct": ledger.peak_demand_pct("read"),
@@ -77,6 +113,17 @@ def _capacity(fleet: Fleet, split_at: float) -> dict:
         "throttled_reads": ledger.throttled_reads,
         "throttled_writes": ledger.throttled_writes,
     }
+
+
+def _wrong_transitions(out: Outcome, dep: DependencyFault) -> tuple[list[ViewChange], list[ViewChange]]:
+    """Opens before the dependency failed, and closes (or local re-closes) while it still failed."""
+    wrong_opens = [v for v in out.view_changes if v.after is CircuitState.OPEN and v.at < dep.start]
+    wrong_closes = [
+        v
+        for v in out.view_changes
+        if v.after is CircuitState.CLOSED and v.before is not CircuitState.CLOSED and v.dependency_failing
+    ]
+    return wrong_opens, wrong_closes
 
 
 def _store_transitions(fleet: Fleet, to: CircuitState, after: float = 0.0) -> list[float]:
@@ -127,8 +174,52 @@ def run(job: Job) -> dict:
                 "environments_opened": len(opened),
             }
         return result
-    if job.scenario == "sick":
-        fleet = Fleet(job.size, job.mode, job.seed, dependency_faults=(SICK,), **common)
+    if job.scenario in COMPARED:
+        faults, traffic, duration = COMPARED[job.scenario]
+        fleet = Fleet(job.size, job.mode, job.seed, dependency_faults=faults, traffic=traffic, **common)
+        out = fleet.run(duration)
+        result = {
+            "calls": out.calls,
+            "dead_calls": out.dead_calls,
+            "customer_seconds_lost": round(out.customer_seconds_lost, 1),
+            "short_circuited": out.short_circuited,
+            "probe_calls": sum(1 for a in out.arrivals if a.probe),
+        }
+        if job.mode == FLEET:
+            leases = _store_transitions(fleet, CircuitState.HALF_OPEN)
+            result |= {
+                "fleet_opens": len(_store_transitions(fleet, CircuitState.OPEN)),
+                "half_open_periods": len(leases),
+                "probes_per_half_open": round(result["probe_calls"] / len(leases), 2) if leases else None,
+                **_capacity(fleet, faults[0].start),
+            }
+        return result
+    if job.scenario == "slow_store":
+        fleet = Fleet(
+            job.size,
+            FLEET,
+            job.seed,
+            dependency_faults=(SLOW_STORE_DEPENDENCY,),
+            store_faults=(SLOW_STORE,),
+            **common,
+        )
+        out = fleet.run(SLOW_STORE_RUN_S)
+        dep = SLOW_STORE_DEPENDENCY
+        wrong_opens, wrong_closes = _wrong_transitions(out, dep)
+        ledger = fleet.store.ledger
+        return {
+            "store_slow_wrong_transitions": len(wrong_opens) + len(wrong_closes),
+            "dead_calls": out.dead_calls,
+            "customer_seconds_lost": round(out.customer_seconds_lost, 1),
+            "store_requests_timed_out": ledger.timed_out,
+            "fleet_opens": len(_store_transitions(fleet, CircuitState.OPEN)),
+            "seconds_to_fleet_open": round(opens[0] - dep.start, 2)
+            if (opens := _store_transitions(fleet, CircuitState.OPEN))
+            else None,
+        }
+    if job.scenario in ("sick", "sick_transient"):
+        faults = (SICK, TRANSIENT) if job.scenario == "sick_transient" else (SICK,)
+        fleet = Fleet(job.size, job.mode, job.seed, dependency_faults=faults, **common)
         out = fleet.run(SICK_RUN_S)
         healthy_short = sum(1 for a in out.arrivals if a.slot != SICK.env)
         result = {
@@ -148,12 +239,7 @@ def run(job: Job) -> dict:
         )
         out = fleet.run(THROTTLED_RUN_S)
         dep = THROTTLED_DEPENDENCY
-        wrong_opens = [v for v in out.view_changes if v.after is CircuitState.OPEN and v.at < dep.start]
-        wrong_closes = [
-            v
-            for v in out.view_changes
-            if v.after is CircuitState.CLOSED and v.before is not CircuitState.CLOSED and v.dependency_failing
-        ]
+        wrong_opens, wrong_closes = _wrong_transitions(out, dep)
         return {
             "wrong_opens": len(wrong_opens),
             "wrong_closes": len(wrong_closes),
@@ -170,6 +256,7 @@ def run(job: Job) -> dict:
         ledger = fleet.store.ledger
         return {
             "read_capacity_peak_pct_burst": ledger.peak_pct("read"),
+            "read_capacity_peak_pct_one_partition_burst": ledger.peak_pct("read", one_partition=True),
             "read_demand_peak_pct_burst": ledger.peak_demand_pct("read"),
             "throttled_requests_burst": ledger.throttled,
         }
@@ -184,14 +271,31 @@ def timed_run(job: Job) -> tuple[Job, dict, float]:
 
 
 def jobs_for(
-    size: int, seed: int = 7, breaker_options: tuple = (), store_options: tuple = (), label: str = ""
+    size: int,
+    seed: int = 7,
+    breaker_options: tuple = (),
+    store_options: tuple = (),
+    label: str = "",
+    read_copies: int = 1,
+    only: tuple[str, ...] = (),
 ) -> list[Job]:
-    fleet = dict(seed=seed, breaker_options=breaker_options, store_options=store_options, label=label or str(size))
-    return [
+    fleet = dict(
+        seed=seed,
+        breaker_options=breaker_options,
+        store_options=store_options,
+        label=label or str(size),
+        read_copies=read_copies,
+    )
+    jobs = [
         Job(size, "outage", FLEET, **fleet),
         Job(size, "outage", PER_ENV, seed=seed, label=label or str(size)),
         Job(size, "sick", FLEET, **fleet),
+        Job(size, "sick_transient", FLEET, **fleet),
         Job(size, "throttled", FLEET, **fleet),
         Job(size, "throttled_control", FLEET, **fleet),
         Job(size, "burst", FLEET, **fleet),
+        Job(size, "slow_store", FLEET, **fleet),
     ]
+    for scenario in COMPARED:
+        jobs += [Job(size, scenario, FLEET, **fleet), Job(size, scenario, PER_ENV, seed=seed, label=label or str(size))]
+    return [job for job in jobs if not only or job.scenario in only]

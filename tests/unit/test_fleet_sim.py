@@ -139,3 +139,24 @@ def test_read_copies_are_partitions_of_their_own_and_a_transition_writes_each_in
     keys = {pk for (kind, pk), units in table.ledger.by_key.items() if kind == "write_units" and units.get(3)}
     assert keys == {"circuits", "circuits#0", "circuits#1", "circuits#2", "circuits#3"}
     assert table.current("order_service").reason == "x"
+
+
+@pytest.mark.parametrize("scenario", ["ramp", "flapping", "slow_dependency"])
+def test_ramp_flapping_and_a_slow_dependency_cost_the_fleet_a_third_of_per_environment_counting_at_most(scenario):
+    fleet = scenarios.run(scenarios.Job(100, scenario, FLEET))
+    alone = scenarios.run(scenarios.Job(100, scenario, PER_ENV))
+    assert fleet["fleet_opens"] >= 1
+    assert fleet["customer_seconds_lost"] * 3 <= alone["customer_seconds_lost"]
+    assert fleet["probes_per_half_open"] in (None, 1.0)
+
+
+def test_a_sick_environment_and_one_transient_failure_elsewhere_open_nothing_for_the_fleet():
+    for scenario in ("sick", "sick_transient"):
+        assert scenarios.run(scenarios.Job(100, scenario, FLEET))["sick_environment_circuits_opened"] == 0
+
+
+def test_a_slow_store_causes_no_wrong_transition_and_the_circuit_still_opens():
+    result = scenarios.run(scenarios.Job(100, "slow_store", FLEET))
+    assert result["store_slow_wrong_transitions"] == 0
+    assert result["store_requests_timed_out"] > 0
+    assert result["fleet_opens"] >= 1
