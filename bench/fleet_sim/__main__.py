@@ -114,6 +114,8 @@ def summarize(size: int, results: dict[tuple[str, str], dict], read_copies: int)
             "store_throttle_wrong_transitions_control": control["store_throttle_wrong_transitions"],
             "store_slow_wrong_transitions": slow_store["store_slow_wrong_transitions"],
             "store_slow_seconds_to_fleet_open": slow_store["seconds_to_fleet_open"],
+            "store_down_dead_calls_after_back": results[("down_store", FLEET)]["dead_calls_after_store_back"],
+            "store_down_seconds_back_to_fleet_open": results[("down_store", FLEET)]["seconds_store_back_to_fleet_open"],
             "compared": summarize_compared(results),
         }
     row["scenarios"] = {f"{scenario}/{mode}": result for (scenario, mode), result in results.items()}
@@ -140,6 +142,7 @@ COLUMNS = (
     ("sick+1 opens", "sick_plus_one_transient_circuits_opened"),
     ("throttle wrong", "store_throttle_wrong_transitions"),
     ("slow-store wrong", "store_slow_wrong_transitions"),
+    ("down: dead after", "store_down_dead_calls_after_back"),
     ("USD/month", "state_store_usd_per_month"),
 )
 COMPARED_COLUMNS = (*CAPACITY_AND_LOSS, ("fleet opens", "fleet_opens"), ("probes/half-open", "probes_per_half_open"))
@@ -210,6 +213,8 @@ def main() -> None:
                 "slow_store": f"store {scenarios.SLOW_STORE.slowdown:.0f} times slower "
                 f"{scenarios.SLOW_STORE.start}-{scenarios.SLOW_STORE.end} s, order_service 5xx "
                 f"{scenarios.SLOW_STORE_DEPENDENCY.start}-{scenarios.SLOW_STORE_DEPENDENCY.end} s",
+                "down_store": f"store down {scenarios.DOWN_STORE.start}-{scenarios.DOWN_STORE.end} s, order_service "
+                f"hangs {scenarios.DOWN_STORE_DEPENDENCY.start}-{scenarios.DOWN_STORE_DEPENDENCY.end} s",
                 "partitions": "each partition key its own partition (DynamoDB splits hot partitions and isolates "
                 "hot keys); *_one_partition: every key's units added up, as on a table not yet split",
             },

@@ -37,6 +37,14 @@ SLOW_DEPENDENCY_RUN_S = 70.0
 SLOW_STORE = StoreFault("slow", 5.0, 50.0, slowdown=40.0)
 SLOW_STORE_DEPENDENCY = DependencyFault("error", 15.0, 45.0)
 SLOW_STORE_RUN_S = 60.0
+# The store is gone while the dependency starts hanging: every environment counts alone until it answers again.
+DOWN_STORE = StoreFault("down", 5.0, 20.0)
+DOWN_STORE_DEPENDENCY = DependencyFault("hang", 10.0, 60.0)
+DOWN_STORE_RUN_S = 40.0
+STORE_FAULTS = {
+    "slow_store": (SLOW_STORE_DEPENDENCY, SLOW_STORE, SLOW_STORE_RUN_S),
+    "down_store": (DOWN_STORE_DEPENDENCY, DOWN_STORE, DOWN_STORE_RUN_S),
+}
 # Scenarios with a dependency fault, run by the fleet and by per-environment counting alike.
 COMPARED = {
     "ramp": ((RAMP_OUTAGE,), RAMP, RAMP_RUN_S),
@@ -71,6 +79,7 @@ class Job:
                 "flapping": 80,
                 "slow_dependency": 70,
                 "slow_store": 60,
+                "down_store": 40,
             }[self.scenario]
         )
 
@@ -194,16 +203,11 @@ def run(job: Job) -> dict:
                 **_capacity(fleet, faults[0].start),
             }
         return result
+    if job.scenario in STORE_FAULTS:
+        dependency, store_fault, duration = STORE_FAULTS[job.scenario]
+        fleet = Fleet(job.size, FLEET, job.seed, dependency_faults=(dependency,), store_faults=(store_fault,), **common)
+        out = fleet.run(duration)
     if job.scenario == "slow_store":
-        fleet = Fleet(
-            job.size,
-            FLEET,
-            job.seed,
-            dependency_faults=(SLOW_STORE_DEPENDENCY,),
-            store_faults=(SLOW_STORE,),
-            **common,
-        )
-        out = fleet.run(SLOW_STORE_RUN_S)
         dep = SLOW_STORE_DEPENDENCY
         wrong_opens, wrong_closes = _wrong_transitions(out, dep)
         ledger = fleet.store.ledger
@@ -216,6 +220,16 @@ def run(job: Job) -> dict:
             "seconds_to_fleet_open": round(opens[0] - dep.start, 2)
             if (opens := _store_transitions(fleet, CircuitState.OPEN))
             else None,
+        }
+    if job.scenario == "down_store":
+        back = DOWN_STORE.end
+        opens = _store_transitions(fleet, CircuitState.OPEN)
+        return {
+            "dead_calls": out.dead_calls,
+            # What the counts merged back are for: once the store answers, the fleet knows at once.
+            "dead_calls_after_store_back": sum(1 for a in out.arrivals if a.failed and a.at >= back),
+            "seconds_store_back_to_fleet_open": round(opens[0] - back, 2) if opens else None,
+            "customer_seconds_lost": round(out.customer_seconds_lost, 1),
         }
     if job.scenario in ("sick", "sick_transient"):
         faults = (SICK, TRANSIENT) if job.scenario == "sick_transient" else (SICK,)
@@ -295,6 +309,7 @@ def jobs_for(
         Job(size, "throttled_control", FLEET, **fleet),
         Job(size, "burst", FLEET, **fleet),
         Job(size, "slow_store", FLEET, **fleet),
+        Job(size, "down_store", FLEET, **fleet),
     ]
     for scenario in COMPARED:
         jobs += [Job(size, scenario, FLEET, **fleet), Job(size, scenario, PER_ENV, seed=seed, label=label or str(size))]
