@@ -82,3 +82,17 @@ def test_a_failed_own_probe_reopens_with_the_backoff_and_writes_nothing():
     assert open_for == [SETTINGS.open_seconds, SETTINGS.open_seconds * 2]
     assert store.load_all()[SERVICE] == before
     assert sick.call(SERVICE, boom, fallback=lambda info: "fallback") == "fallback"
+
+
+def test_an_environments_own_circuit_is_logged_but_never_reported_as_open_fleet_wide():
+    _, clock, (sick, _, _) = fleet()
+    fail_n(sick, SERVICE, SETTINGS.failure_threshold)
+    clock.advance(SETTINGS.open_seconds + 1)
+    assert sick.call(SERVICE, ok) == "ok"
+    assert [(t.to_state, t.scope) for t in sick.telemetry.transitions] == [
+        (CircuitState.OPEN, "environment"),
+        (CircuitState.CLOSED, "environment"),
+    ]
+    # The CircuitOpen alarms say "open fleet-wide": they must not page for one broken environment.
+    assert sick.telemetry.count("CircuitOpen") == 0
+    assert sick.telemetry.count("CircuitTransition") == 2

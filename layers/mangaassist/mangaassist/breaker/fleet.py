@@ -440,7 +440,10 @@ class CircuitBreakers:
         )
         with self._lock:
             self._isolated[name] = isolated
-        self._notify(spec, Transition(name, CircuitState.CLOSED, CircuitState.OPEN, isolated.reason, now, failures))
+        self._notify(
+            spec,
+            Transition(name, CircuitState.CLOSED, CircuitState.OPEN, isolated.reason, now, failures, "environment"),
+        )
 
     def _count_locally(self, spec: ServiceSpec, kind: FailureKind, now: float, merge_later: bool = True) -> None:
         """Store unreachable: this environment protects itself with its own count until it is back."""
@@ -624,9 +627,10 @@ class CircuitBreakers:
             else:
                 self._isolated[spec.name] = settled
         if settled.state is not CircuitState.HALF_OPEN:
-            self._notify(
-                spec, Transition(spec.name, CircuitState.HALF_OPEN, settled.state, settled.reason, self.clock())
+            transition = Transition(
+                spec.name, CircuitState.HALF_OPEN, settled.state, settled.reason, self.clock(), scope="environment"
             )
+            self._notify(spec, transition)
         return True
 
     def _probe_succeeded(self, spec: ServiceSpec) -> None:

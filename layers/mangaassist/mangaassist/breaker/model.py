@@ -82,6 +82,8 @@ class Transition:
     reason: str
     at: float
     failures: int = 0
+    # "environment": a circuit open for this environment alone (every failure its own), not the fleet's.
+    scope: str = "fleet"
 
 
 def bucket_start(now: float, bucket_seconds: int) -> int:

@@ -57,7 +57,10 @@ class BreakerTelemetry:
                 "reason": transition.reason,
                 "failures": transition.failures,
                 "tier": int(spec.tier),
+                "scope": transition.scope,
             },
         )
         self.emit(spec, CIRCUIT_TRANSITION_METRIC, 1, "Count")
-        self.emit(spec, CIRCUIT_OPEN_METRIC, 0 if transition.to_state is CircuitState.CLOSED else 1, "Count")
+        # CircuitOpen pages as "open fleet-wide": one sick environment's own circuit is in the log, not there.
+        if transition.scope == "fleet":
+            self.emit(spec, CIRCUIT_OPEN_METRIC, 0 if transition.to_state is CircuitState.CLOSED else 1, "Count")
