@@ -102,3 +102,20 @@ def test_a_throttled_merge_is_kept_for_the_next_answer():
     clock.advance(RETRY_S + 0.1)
     a.snapshot()
     assert counted(store) == 2
+
+
+def test_a_failed_merge_keeps_every_circuits_counts_for_the_next_answer():
+    store, clock, a, _ = fleet()
+    store.fail_with = StateStoreError("connect timeout")
+    fail_n(a, SERVICE, 2)
+    fail_n(a, "catalog", 2)
+    store.fail_with = None
+    clock.advance(RETRY_S + 0.1)
+    real = store.merge_failures
+    store.merge_failures = lambda *args, **kwargs: (_ for _ in ()).throw(StateStoreError("throttled"))
+    a.snapshot()
+    store.merge_failures = real
+    clock.advance(RETRY_S + 0.1)
+    a.snapshot()
+    assert counted(store) == 2
+    assert sum(store.load_all()["catalog"].failure_buckets.values()) == 2

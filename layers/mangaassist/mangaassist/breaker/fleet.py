@@ -143,7 +143,8 @@ class CircuitBreakers:
         """
         with self._lock:
             pending, self._unmerged = self._unmerged, {}
-        for name, buckets in pending.items():
+        for name, buckets in list(pending.items()):
+            del pending[name]
             spec = self.registry.get(name)
             current = self._snapshot.get(name)
             if spec is None or (current is not None and current.state is not CircuitState.CLOSED):
@@ -163,9 +164,11 @@ class CircuitBreakers:
             except StateStoreError as err:
                 self._mark_store_down(err)
                 if not err.may_have_landed:
-                    with self._lock:
-                        for b, n in buckets.items():
-                            kept = self._unmerged.setdefault(name, {})
+                    pending[name] = buckets
+                with self._lock:  # for the next answer, with what this environment counted meanwhile
+                    for service, counts in pending.items():
+                        kept = self._unmerged.setdefault(service, {})
+                        for b, n in counts.items():
                             kept[b] = kept.get(b, 0) + n
                 return
             self._remember(rec)
