@@ -219,7 +219,7 @@ class LambdaWorkload:
 
 @dataclass(frozen=True)
 class LabWorkload:
-    """local/fleet_lab.py's worker loop: one call every ``interval_s``, first calls spread over one interval."""
+    """bench/fleet_lab.py's worker loop: one call every ``interval_s``, first calls spread over one interval."""
 
     interval_s: float = 0.1
     stagger: bool = True
@@ -312,7 +312,7 @@ class Fleet:
 
 
 def lab_registry(spec: ServiceSpec, **breaker) -> ServiceSpec:
-    """The settings local/fleet_lab.py gives its workers: slow calls never count, only the threshold moves."""
+    """The settings bench/fleet_lab.py gives its workers: slow calls never count, only the threshold moves."""
     return replace(spec, slow_call_ms=10_000, breaker=replace(spec.breaker, **breaker))
 
 

@@ -4,7 +4,7 @@ The lab's store is moto in server mode, so the simulated store is configured as 
 machine, not as DynamoDB: one request at a time, 5 ms each (a 7 ms idle round trip, 1.8 ms of it the client's
 CPU). The workers' own CPU (boto3, requests, the breaker) is shared by all worker processes on the core moto
 leaves, so it stretches with their number: 1.8 ms per request and 1.5 ms per call at four workers per core's
-worth, doubled at eight. The dependency answers 503 in 2 ms. The workers' loop is local/fleet_lab.py's and the
+worth, doubled at eight. The dependency answers 503 in 2 ms. The workers' loop is bench/fleet_lab.py's and the
 breaker is the real one.
 """
 

@@ -244,11 +244,14 @@ class Drill:
         return events
 
     def transitions(self, service: str, since: float = 0.0) -> list[dict[str, Any]]:
-        """The circuit transitions of ``service`` the workers logged at or after ``since``, oldest first, each
-        with ``at`` (epoch seconds of the log line, written right after the transition's conditional write)."""
+        """The fleet's transitions of ``service`` the workers logged at or after ``since``, oldest first, each
+        with ``at`` (epoch seconds of the log line, written right after the transition's conditional write).
+
+        An environment's own circuit (scope "environment": it alone was failing) is not the fleet's and is left out.
+        """
         found = []
         for event in self.log_events("circuit_transition"):
-            if event.get("circuit") != service:
+            if event.get("circuit") != service or event.get("scope") != "fleet":
                 continue
             at = datetime.strptime(event["timestamp"], LOG_TIME_FORMAT).timestamp()
             if at >= since:

@@ -199,9 +199,7 @@ def block_order_service(drill: Drill, row: Row) -> Finish:
     row.open_s = opened_at - blocked_at
     in_flight = sum(1 for r in load if r.started_at < opened_at < r.started_at + r.latency_s)
     openings = [
-        e
-        for e in drill.log_events("circuit_transition")
-        if e.get("circuit") == "order_service" and e.get("to_state") == "OPEN" and e.get("from_state") == "CLOSED"
+        e for e in drill.transitions("order_service") if e.get("to_state") == "OPEN" and e.get("from_state") == "CLOSED"
     ]
     counted = [e.get("failures", 0) for e in openings]
     row.expect(

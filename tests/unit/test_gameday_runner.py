@@ -174,16 +174,18 @@ def test_log_events_reads_the_workers_structured_lines(tmp_path: Path) -> None:
     ]
 
 
-def test_transitions_are_one_circuits_moves_since_a_moment_oldest_first(tmp_path: Path) -> None:
-    def line(worker: str, at: str, circuit: str, to_state: str) -> str:
+def test_transitions_are_one_circuits_fleet_moves_since_a_moment_oldest_first(tmp_path: Path) -> None:
+    def line(worker: str, at: str, circuit: str, to_state: str, scope: str = "fleet") -> str:
         doc = {"message": "circuit_transition", "timestamp": at, "circuit": circuit, "to_state": to_state}
-        return f"{worker} {json.dumps(doc)}"
+        return f"{worker} {json.dumps({**doc, 'scope': scope})}"
 
     lines = [
         line("chat-1", "2026-11-27 03:47:30,000+0000", "catalog", "OPEN"),
         line("health-ping-1", "2026-11-27 03:47:38,190+0000", "catalog", "CLOSED"),
         line("health-ping-1", "2026-11-27 03:47:38,146+0000", "catalog", "HALF_OPEN"),
         line("health-ping-1", "2026-11-27 03:47:38,150+0000", "llm", "HALF_OPEN"),
+        # one sick environment's own circuit is not the fleet's
+        line("chat-2", "2026-11-27 03:47:38,170+0000", "catalog", "OPEN", scope="environment"),
     ]
     (tmp_path / "workers.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
     since = datetime(2026, 11, 27, 3, 47, 38, tzinfo=UTC).timestamp()
