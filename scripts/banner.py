@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "layers" / "mangaassist"))
+sys.path[:0] = [str(REPO / "layers" / "mangaassist"), str(REPO)]
 
 from mangaassist.health import BannerInputError, HealthStore, HealthStoreError, operator_banner  # noqa: E402
+from scripts.state_table import add_table_arguments, aws_client, table_and_region  # noqa: E402
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -62,23 +63,9 @@ def describe(banner: Any | None) -> dict[str, Any] | None:
     return None if banner is None else banner.as_dict()
 
 
-def dynamodb_client(region: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(connect_timeout=5, read_timeout=10, retries={"total_max_attempts": 3, "mode": "standard"})
-    return boto3.session.Session().client("dynamodb", region_name=region, config=config)
-
-
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="python scripts/banner.py", description=__doc__.splitlines()[0])
-    cli.add_argument(
-        "--stack", default=os.getenv("STACK", "mangaassist"), help="stack name; the table is <stack>-state"
-    )
-    cli.add_argument("--table", default=os.getenv("STATE_TABLE"), help="the state table, if not <stack>-state")
-    cli.add_argument(
-        "--region", default=os.getenv("REGION") or os.getenv("AWS_REGION") or os.getenv("AWS_DEFAULT_REGION")
-    )
+    add_table_arguments(cli)
     commands = cli.add_subparsers(dest="command", required=True)
     post = commands.add_parser("post", help="post (or replace) the operator banner")
     post.add_argument("--en", required=True, help="English text, at most 300 characters")
@@ -117,9 +104,8 @@ def run(args: argparse.Namespace, store: HealthStore, clock: Callable[[], float]
 
 def main(argv: list[str] | None = None, clock: Callable[[], float] = time.time, client: Any = None) -> int:
     args = parser().parse_args(argv)
-    region = args.region or "ap-northeast-1"
-    table = args.table or f"{args.stack}-state"
-    store = HealthStore(table, client or dynamodb_client(region), clock=clock)
+    table, region = table_and_region(args)
+    store = HealthStore(table, client or aws_client("dynamodb", region), clock=clock)
     try:
         result = run(args, store, clock)
     except BannerInputError as err:
