@@ -10,7 +10,13 @@ import re
 from typing import Any
 
 from mangaassist.ops import slo
-from mangaassist.ops.alarms import BEDROCK_AVAILABILITY, ORDER_SERVICE_AVAILABILITY, AlarmSpec, alarm_catalog
+from mangaassist.ops.alarms import (
+    BEDROCK_AVAILABILITY,
+    DOWNSTREAM_FORBIDDEN,
+    ORDER_SERVICE_AVAILABILITY,
+    AlarmSpec,
+    alarm_catalog,
+)
 from mangaassist.registry import (
     CIRCUIT_OPEN_METRIC,
     METRIC_NAMESPACE,
@@ -259,6 +265,19 @@ def faq_store_errors(spec: AlarmSpec) -> dict[str, Any]:
     )
 
 
+def downstream_forbidden(spec: AlarmSpec) -> dict[str, Any]:
+    metrics, terms = [], []
+    for svc in SERVICES:
+        if svc.name in spec.services:
+            metric_id = f"forbidden_{svc.name}"
+            metrics.append(_stat(metric_id, METRIC_NAMESPACE, svc.forbidden_metric, _service_dims(svc), "Sum", 300))
+            terms.append(f"FILL({metric_id}, 0)")
+    metrics.append(_expression("refused_calls", " + ".join(terms), "internal services' 401/403 answers"))
+    # One refusal can be a clock skewed past SigV4's 5 minutes on one environment; a role or resource policy
+    # that stopped matching refuses every call, which five in five minutes catches on the quietest night.
+    return _alarm(spec, Metrics=metrics, **_fires(5, "GreaterThanOrEqualToThreshold"))
+
+
 def _format_number(value: float) -> str:
     return f"{value:.6g}"
 
@@ -332,6 +351,7 @@ def alarm_resources() -> dict[str, dict[str, Any]]:
         "ChatApiLatencyP99": api_latency,
         "AlarmRelayFailedDeliveries": relay_failed_deliveries,
         "HealthPingSilent": health_ping_silent,
+        DOWNSTREAM_FORBIDDEN: downstream_forbidden,
         "StateStoreErrors": state_store_errors,
         "FaqStoreErrors": faq_store_errors,
     }

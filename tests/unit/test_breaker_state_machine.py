@@ -104,6 +104,22 @@ def test_client_errors_are_reraised_and_not_counted():
     assert store.requests <= 10  # reads only: a 4xx never writes
 
 
+@pytest.mark.parametrize(("status", "refused"), [(401, 1), (403, 1), (404, 0), (400, 0)])
+def test_a_refused_signature_is_not_counted_but_has_a_metric_of_its_own(status: int, refused: int):
+    breakers, _, _, telemetry = make()
+
+    def answered():
+        raise DependencyClientError("order_service", status)
+
+    for _ in range(5):
+        with pytest.raises(DependencyClientError):
+            breakers.call("order_service", answered)
+    assert breakers.record("order_service").state is CircuitState.CLOSED
+    assert telemetry.count("OrderServiceError") == 0
+    # DownstreamForbidden sums these: a role or resource policy that stops matching pages, though nothing opens.
+    assert telemetry.count(REGISTRY["order_service"].forbidden_metric) == 5 * refused
+
+
 def test_http_status_classification_via_requests():
     breakers, _, _, _ = make()
 

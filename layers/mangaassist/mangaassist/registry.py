@@ -71,6 +71,11 @@ class ServiceSpec:
         return f"{self.metric_prefix}Timeout"
 
     @property
+    def forbidden_metric(self) -> str:
+        """401/403 answers: our signature refused. Never an outage the breaker counts, so it has its own alarm."""
+        return f"{self.metric_prefix}Forbidden"
+
+    @property
     def latency_metric(self) -> str:
         return f"{self.metric_prefix}Latency"
 

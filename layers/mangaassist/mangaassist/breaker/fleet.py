@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from mangaassist.breaker.failure import (
+    DependencyClientError,
     FailureKind,
     ServiceUnavailableError,
     classify,
@@ -298,6 +299,10 @@ class CircuitBreakers:
         except Exception as exc:
             kind = classify(exc)
             if kind is None:
+                if isinstance(exc, DependencyClientError) and exc.status_code in (401, 403):
+                    # A role or resource policy that stopped matching degrades every answer of this service
+                    # without opening its circuit: the alarm DownstreamForbidden counts this instead.
+                    self.telemetry.refused(spec)
                 if probing:
                     # The dependency answered (with our mistake); the probe proved it is reachable.
                     self._probe_succeeded(spec)

@@ -41,6 +41,10 @@ class BreakerTelemetry:
         name = spec.timeout_metric if kind in (FailureKind.TIMEOUT, FailureKind.SLOW) else spec.error_metric
         self.emit(spec, name, 1, "Count")
 
+    def refused(self, spec: ServiceSpec) -> None:
+        """The dependency refused our credentials (401/403): not counted, but every answer it serves degrades."""
+        self.emit(spec, spec.forbidden_metric, 1, "Count")
+
     def latency(self, spec: ServiceSpec, millis: float) -> None:
         self.emit(spec, DEPENDENCY_LATENCY_METRIC, millis, "Milliseconds")
 

@@ -24,6 +24,8 @@ OPS_RUNBOOKS: dict[str, str] = {
     "alarm_relay": ALARM_RELAY_RUNBOOK,
 }
 
+DOWNSTREAM_FORBIDDEN = "DownstreamForbidden"
+DOWNSTREAM_FORBIDDEN_RUNBOOK = "downstream-forbidden"
 ORDER_SERVICE_AVAILABILITY = "OrderServiceAvailability"  # the design's alarm (Q17), name and all
 BEDROCK_AVAILABILITY = "BedrockAvailability"
 
@@ -126,6 +128,15 @@ def _platform_alarms() -> list[AlarmSpec]:
             ALARM_RELAY_RUNBOOK,
             important,
             "Alarm notifications landed in the relay's on-failure queue after every retry: someone was not told.",
+        ),
+        AlarmSpec(
+            DOWNSTREAM_FORBIDDEN,
+            DOWNSTREAM_FORBIDDEN_RUNBOOK,
+            important,
+            "Internal services refused the functions' SigV4 signature (401/403) 5 times in 5 minutes: their "
+            "answers degrade to the fallback and no circuit opens, since a refusal is not an outage.",
+            tuple(spec.name for spec in SERVICES if spec.kind == "http"),
+            pages(important),
         ),
         AlarmSpec(
             "StateStoreErrors",
