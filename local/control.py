@@ -28,6 +28,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request
+
 from local.alarms import STATES, AlarmNotFoundError, UnsupportedExpressionError
 from local.faults import FaultSpecError, fault_request
 from mangaassist.health import BannerInputError, HealthStoreError, operator_banner
@@ -39,6 +43,25 @@ if TYPE_CHECKING:
 RUNBOOKS = Path(__file__).resolve().parent.parent / "docs" / "runbooks"
 BANNER_FIELDS = {"message_en", "message_ja", "reason", "expires_in_s", "expires_at", "posted_by"}
 PLATFORM_TARGETS = ("state_store", "faq_store")
+GET, POST, DELETE = ["GET"], ["POST"], ["DELETE"]
+# Each endpoint is the ControlApi method that answers it; a method a rule does not list gets 405.
+ROUTES = Map(
+    [
+        Rule("/_local", endpoint="index", methods=GET),
+        Rule("/_local/faults", endpoint="faults", methods=GET + POST + DELETE),
+        Rule("/_local/stats", endpoint="stats", methods=GET + DELETE),
+        Rule("/_local/notifications", endpoint="notifications", methods=GET + DELETE),
+        Rule("/_local/ping", endpoint="ping", methods=POST),
+        Rule("/_local/alarms", endpoint="alarms", methods=GET),
+        Rule("/_local/alarms/<name>", endpoint="publish_alarm", methods=POST),
+        Rule("/_local/metrics", endpoint="metrics", methods=GET + DELETE),
+        Rule("/_local/workers", endpoint="workers", methods=GET),
+        Rule("/_local/workers/<name>", endpoint="kill_worker", methods=DELETE),
+        Rule("/_local/circuits", endpoint="circuits", methods=GET + DELETE),
+        Rule("/_local/banner", endpoint="banner", methods=GET + POST + DELETE),
+        Rule("/_local/runbooks/<name>", endpoint="runbook", methods=GET),
+    ]
+)
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, Any]]:
@@ -49,9 +72,9 @@ def _described(banner: Any | None) -> dict[str, str] | None:
     return None if banner is None else banner.as_dict()
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
+def _json_object(request: Request) -> dict[str, Any] | None:
     try:
-        value = json.loads(body or b"{}")
+        value = json.loads(request.get_data() or b"{}")
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
@@ -71,105 +94,92 @@ class ControlApi:
         except KeyError:
             return None
 
-    def handle(self, method: str, path: str, query: dict[str, str], body: bytes) -> tuple[int, Any]:
-        parts = [p for p in path.split("/") if p][1:]  # drop "_local"
-        head = parts[0] if parts else ""
-        rest = parts[1:]
-        handler = getattr(self, f"_{head}", None) if re.fullmatch(r"[a-z]+", head or "x") else None
-        if not parts:
-            return 200, {"routes": (__doc__ or "").split("\n\n", 1)[1].strip().splitlines()}
-        if handler is None:
-            return _error(404, "not_found", f"no control route {path}")
-        return handler(method, rest, query, body)
+    def handle(self, request: Request) -> tuple[int, Any]:
+        try:
+            endpoint, args = ROUTES.bind("local").match(request.path.rstrip("/") or "/", request.method)
+        except NotFound:
+            return _error(404, "not_found", f"no control route {request.path}")
+        except MethodNotAllowed as err:
+            return _error(
+                405, "method_not_allowed", f"use {', '.join(sorted(set(err.valid_methods or ()) - {'HEAD'}))}"
+            )
+        return getattr(self, f"_{endpoint}")(request, **args)
+
+    def _index(self, request: Request) -> tuple[int, Any]:
+        return 200, {"routes": (__doc__ or "").split("\n\n", 1)[1].strip().splitlines()}
 
     # ------------------------------------------------------------------ faults and stats
 
-    def _faults(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
+    def _faults(self, request: Request) -> tuple[int, Any]:
         targets = self.stack.fault_targets()
-        if rest:
-            return _error(404, "not_found", "use /_local/faults")
-        if method == "GET":
-            return 200, {name: target.faults.describe() for name, target in targets.items()}
-        if method == "DELETE":
+        if request.method == "POST":
+            try:
+                spec = fault_request(request.get_data(), also=("target",))
+                name = self.canonical_target(spec.pop("target", None))
+                if name is None:
+                    return _error(404, "unknown_target", f"target must be one of {', '.join(targets)}")
+                return 200, {"target": name, "fault": targets[name].faults.configure(**spec)}
+            except FaultSpecError as err:
+                return _error(400, "bad_fault", str(err))
+        if request.method == "DELETE":
             for target in targets.values():
                 target.faults.clear()
-            return 200, {name: target.faults.describe() for name, target in targets.items()}
-        if method != "POST":
-            return _error(405, "method_not_allowed", "GET, POST or DELETE")
-        try:
-            spec = fault_request(body, also=("target",))
-            name = self.canonical_target(spec.pop("target", None))
-            if name is None:
-                return _error(404, "unknown_target", f"target must be one of {', '.join(targets)}")
-            fault = targets[name].faults.configure(**spec)
-        except FaultSpecError as err:
-            return _error(400, "bad_fault", str(err))
-        return 200, {"target": name, "fault": fault}
+        return 200, {name: target.faults.describe() for name, target in targets.items()}
 
-    def _stats(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
+    def _stats(self, request: Request) -> tuple[int, Any]:
         targets = self.stack.fault_targets()
-        if method == "DELETE":
+        if request.method == "DELETE":
             for target in targets.values():
                 target.faults.reset_stats()
-        elif method != "GET":
-            return _error(405, "method_not_allowed", "GET or DELETE")
         return 200, {name: target.faults.stats() for name, target in targets.items()}
 
     # ------------------------------------------------------------------ alarm path
 
-    def _notifications(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
+    def _notifications(self, request: Request) -> tuple[int, Any]:
         receivers = self.stack.receivers
-        if method == "DELETE":
+        if request.method == "DELETE":
             for receiver in receivers.values():
                 receiver.clear()
-        elif method != "GET":
-            return _error(405, "method_not_allowed", "GET or DELETE")
-        timed = query.get("timed") in ("1", "true")
+        timed = request.args.get("timed") in ("1", "true")
         out: dict[str, list[Any]] = {}
         for name, receiver in receivers.items():
             out[name] = []
-            for request in receiver.requests:
+            for received in receiver.requests:
                 try:
-                    body = request.json()
+                    body = received.json()
                 except ValueError:
-                    body = request.body.decode("utf-8", "replace")
-                out[name].append({"at": request.at, "body": body} if timed else body)
+                    body = received.body.decode("utf-8", "replace")
+                out[name].append({"at": received.at, "body": body} if timed else body)
         return 200, out
 
-    def _ping(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
-        if method != "POST":
-            return _error(405, "method_not_allowed", "POST")
+    def _ping(self, request: Request) -> tuple[int, Any]:
         outcome = self.stack.ping("manual")
         if outcome.kind != "ok":
             return _error(502, "ping_failed", f"the health-ping handler failed: {outcome.kind} {outcome.error}")
         return 200, outcome.result
 
-    def _alarms(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
-        if not rest:
-            if method != "GET":
-                return _error(405, "method_not_allowed", "GET /_local/alarms or POST /_local/alarms/<AlarmName>")
-            return 200, self.stack.alarms.evaluate(query.get("name"))
-        if method != "POST" or len(rest) != 1:
-            return _error(405, "method_not_allowed", "POST /_local/alarms/<AlarmName>")
-        spec = _json_object(body)
+    def _alarms(self, request: Request) -> tuple[int, Any]:
+        return 200, self.stack.alarms.evaluate(request.args.get("name"))
+
+    def _publish_alarm(self, request: Request, name: str) -> tuple[int, Any]:
+        spec = _json_object(request)
         if spec is None or spec.get("state") not in STATES:
             return _error(400, "bad_state", f'body is {{"state": one of {", ".join(STATES)}, "reason"?: str}}')
         reason = spec.get("reason")
         if reason is not None and not isinstance(reason, str):
             return _error(400, "bad_state", "reason must be a string")
         try:
-            return 200, self.stack.alarms.publish(rest[0], spec["state"], reason)
+            return 200, self.stack.alarms.publish(name, spec["state"], reason)
         except AlarmNotFoundError:
-            return _error(404, "unknown_alarm", f"template.yaml declares no alarm named {rest[0]}")
+            return _error(404, "unknown_alarm", f"template.yaml declares no alarm named {name}")
         except UnsupportedExpressionError as err:
             return _error(400, "not_evaluable", str(err))
 
-    def _metrics(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
-        if method == "DELETE":
+    def _metrics(self, request: Request) -> tuple[int, Any]:
+        if request.method == "DELETE":
             self.stack.sink.clear()
             return 200, {}
-        if method != "GET":
-            return _error(405, "method_not_allowed", "GET or DELETE")
+        query = request.args
         try:
             since = float(query.get("since") or 0)
             until = float(query["until"]) if query.get("until") else None
@@ -187,41 +197,32 @@ class ControlApi:
 
     # ------------------------------------------------------------------ environments and circuits
 
-    def _workers(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
-        if method == "GET" and not rest:
-            return 200, {
-                "workers": [w for pool in self.stack.pools.values() for w in pool.describe()],
-                "replaced": {name: pool.replaced for name, pool in self.stack.pools.items()},
-            }
-        if method == "DELETE" and len(rest) == 1:
-            for pool in self.stack.pools.values():
-                try:
-                    killed = pool.kill(rest[0])
-                except KeyError:
-                    continue
-                return 200, {"killed": killed.name, "pid": killed.pid}
-            return _error(404, "unknown_worker", f"no worker {rest[0]}")
-        return _error(405, "method_not_allowed", "GET /_local/workers or DELETE /_local/workers/<name>")
+    def _workers(self, request: Request) -> tuple[int, Any]:
+        return 200, {
+            "workers": [w for pool in self.stack.pools.values() for w in pool.describe()],
+            "replaced": {name: pool.replaced for name, pool in self.stack.pools.items()},
+        }
 
-    def _circuits(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
-        if method == "GET":
-            return 200, self.stack.circuits.circuits()
-        if method == "DELETE":
+    def _kill_worker(self, request: Request, name: str) -> tuple[int, Any]:
+        for pool in self.stack.pools.values():
+            try:
+                killed = pool.kill(name)
+            except KeyError:
+                continue
+            return 200, {"killed": killed.name, "pid": killed.pid}
+        return _error(404, "unknown_worker", f"no worker {name}")
+
+    def _circuits(self, request: Request) -> tuple[int, Any]:
+        if request.method == "DELETE":
             return 200, {"reset": self.stack.circuits.reset()}
-        return _error(405, "method_not_allowed", "GET or DELETE")
+        return 200, self.stack.circuits.circuits()
 
-    def _banner(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
-        if rest:
-            return _error(404, "not_found", "use /_local/banner")
+    def _banner(self, request: Request) -> tuple[int, Any]:
         store = self.stack.circuits.health_store()
         now = time.time()
         try:
-            if method == "GET":
-                result: dict[str, Any] = {"operator_banner": _described(store.get_operator_banner())}
-            elif method == "DELETE":
-                result = {"cleared": _described(store.clear_operator_banner())}
-            elif method == "POST":
-                spec = _json_object(body)
+            if request.method == "POST":
+                spec = _json_object(request)
                 if spec is None:
                     return _error(400, "bad_banner", "body must be a JSON object")
                 unknown = sorted(set(spec) - BANNER_FIELDS)
@@ -232,19 +233,19 @@ class ControlApi:
                 expires_at = spec.get("expires_at", spec.get("expires_in_s"))
                 if not isinstance(expires_at, int | float) or isinstance(expires_at, bool):
                     return _error(400, "bad_banner", "expires_in_s and expires_at are numbers of seconds")
-                if "expires_in_s" in spec:
-                    expires_at += now
                 banner = operator_banner(
                     message_en=spec.get("message_en"),
                     message_ja=spec.get("message_ja"),
                     reason=spec.get("reason"),
-                    expires_at=expires_at,
+                    expires_at=expires_at + now if "expires_in_s" in spec else expires_at,
                     now=now,
                     posted_by=str(spec.get("posted_by") or "local"),
                 )
                 result = {"posted": banner.as_dict(), "replaced": _described(store.put_operator_banner(banner))}
+            elif request.method == "DELETE":
+                result = {"cleared": _described(store.clear_operator_banner())}
             else:
-                return _error(405, "method_not_allowed", "GET, POST or DELETE")
+                result = {"operator_banner": _described(store.get_operator_banner())}
             result["customers_see"] = store.load_banners().customers_see(time.time())
         except BannerInputError as err:
             return _error(400, "bad_banner", f"nothing was written: {err}")
@@ -252,10 +253,8 @@ class ControlApi:
             return _error(502, "state_table_unavailable", str(err))
         return 200, result
 
-    def _runbooks(self, method: str, rest: list[str], query: dict[str, str], body: bytes) -> tuple[int, Any]:
-        if method != "GET" or len(rest) != 1 or not re.fullmatch(r"[a-z0-9-]+\.md", rest[0]):
-            return _error(404, "not_found", "GET /_local/runbooks/<name>.md")
-        page = RUNBOOKS / rest[0]
-        if not page.is_file():
-            return _error(404, "not_found", f"no runbook {rest[0]}")
+    def _runbook(self, request: Request, name: str) -> tuple[int, Any]:
+        page = RUNBOOKS / name
+        if not re.fullmatch(r"[a-z0-9-]+\.md", name) or not page.is_file():
+            return _error(404, "not_found", f"no runbook {name}")
         return 200, page.read_text(encoding="utf-8")

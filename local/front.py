@@ -203,7 +203,7 @@ class Front:
     def __init__(
         self,
         pools: dict[str, WorkerPool],
-        control: Callable[[str, str, dict[str, str], bytes], tuple[int, Any]],
+        control: Callable[[Request], tuple[int, Any]],
         sns_delivery: Callable[[str, bytes], None],
         stage: str,
         host: str = "127.0.0.1",
@@ -233,8 +233,7 @@ class Front:
             self.sns_delivery(url.path.rsplit("/", 1)[1], request.get_data())
             status, headers, payload = 200, [("Content-Type", "text/plain")], b""
         elif url.path.startswith("/_local/") or url.path == "/_local":
-            query = dict(parse_qsl(url.query, keep_blank_values=True))
-            status, answer = self.control(method, url.path, query, request.get_data())
+            status, answer = self.control(request)
             if isinstance(answer, bytes | str):
                 headers, payload = [("Content-Type", "text/markdown; charset=utf-8")], answer
             else:
