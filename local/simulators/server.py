@@ -27,6 +27,13 @@ logger = logging.getLogger("local.simulators")
 CONTROL_PREFIX = "/_sim/"
 MAX_BODY_BYTES = 1 << 20
 REQUEST_LOG_SIZE = 200
+CONTROL_ROUTES = Map(
+    [
+        Rule("/_sim/fault", endpoint="fault", methods=["GET", "POST", "DELETE"]),
+        Rule("/_sim/stats", endpoint="stats", methods=["GET", "DELETE"]),
+        Rule("/_sim/requests", endpoint="requests", methods=["GET"]),
+    ]
+).bind("sim")
 
 
 class HttpError(Exception):
@@ -234,33 +241,26 @@ class SimulatorServer:
     # ------------------------------------------------------------------ the /_sim control API
 
     def control(self, method: str, path: str, body: bytes) -> SimResponse:
-        action = path[len(CONTROL_PREFIX) :]
-        if action == "fault":
-            if method == "GET":
-                return SimResponse(200, {"fault": self.faults.describe()})
-            if method == "DELETE":
-                self.faults.clear()
-                return SimResponse(200, {"fault": self.faults.describe()})
-            if method == "POST":
-                return self._post_fault(body)
-        elif action == "stats":
-            if method == "GET":
-                return SimResponse(200, self.faults.stats())
+        try:
+            action, _ = CONTROL_ROUTES.match(path, method)
+        except NotFound:
+            return SimResponse(404, error_body("not_found", f"no control route {path}"))
+        except MethodNotAllowed:
+            return SimResponse(405, error_body("method_not_allowed", f"{method} not allowed on {path}"))
+        if action == "requests":
+            return SimResponse(200, {"requests": self.requests()})
+        if action == "stats":
             if method == "DELETE":
                 self.reset_stats()
-                return SimResponse(200, self.faults.stats())
-        elif action == "requests":
-            if method == "GET":
-                return SimResponse(200, {"requests": self.requests()})
-        else:
-            return SimResponse(404, error_body("not_found", f"no control route {path}"))
-        return SimResponse(405, error_body("method_not_allowed", f"{method} not allowed on {path}"))
-
-    def _post_fault(self, body: bytes) -> SimResponse:
-        try:
-            return SimResponse(200, {"fault": self.faults.configure(**fault_request(body))})
-        except FaultSpecError as err:
-            return SimResponse(400, error_body("bad_fault", str(err)))
+            return SimResponse(200, self.faults.stats())
+        if method == "POST":
+            try:
+                self.faults.configure(**fault_request(body))
+            except FaultSpecError as err:
+                return SimResponse(400, error_body("bad_fault", str(err)))
+        elif method == "DELETE":
+            self.faults.clear()
+        return SimResponse(200, {"fault": self.faults.describe()})
 
 
 def _http(response: SimResponse) -> Response:

@@ -3,15 +3,12 @@ profiles, analytics and feedback, answering from the sample store (contracts: do
 
 from __future__ import annotations
 
-import collections
-import threading
 from typing import Any
 
 from local.simulators.sample_data import SampleStore, normalize
 from local.simulators.server import HttpError, Route, SimRequest, SimResponse, SimService, route
 
 DEFAULT_LIMIT = 5
-SINK_SIZE = 1000
 
 
 def _customer(store: SampleStore, customer_id: str) -> str:
@@ -160,13 +157,11 @@ class UserProfileService(StoreService):
 
 
 class EventSinkService(SimService):
-    """Accepts JSON objects with 202 and keeps the latest ones (analytics events, feedback)."""
+    """Accepts JSON objects with 202 (analytics events, feedback); GET /_sim/requests shows the latest."""
 
     def __init__(self, name: str, path: str):
         self.name = name
         self.path = path
-        self.received: collections.deque[dict[str, Any]] = collections.deque(maxlen=SINK_SIZE)
-        self._lock = threading.Lock()
 
     def routes(self) -> list[Route]:
         return [route("POST", self.path, self.accept)]
@@ -177,13 +172,7 @@ class EventSinkService(SimService):
         payload = req.json()
         if not isinstance(payload, dict) or not payload:
             raise HttpError(400, "bad_body", "body must be a non-empty JSON object")
-        with self._lock:
-            self.received.append(payload)
         return SimResponse(202, {"accepted": 1})
-
-    def received_payloads(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self.received)
 
 
 def store_services(store: SampleStore) -> list[SimService]:
