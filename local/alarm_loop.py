@@ -4,6 +4,7 @@ state asked for through `/_local/alarms/<AlarmName>`, to the topic the alarm's a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from typing import Any
@@ -29,7 +30,7 @@ class AlarmLoop:
         out: dict[str, Any] = {}
         for alarm in [name] if name else self.evaluable:
             try:
-                evaluation = evaluate(alarm, self.sink, self.refs).as_dict()
+                evaluation = dataclasses.asdict(evaluate(alarm, self.sink, self.refs))
             except (UnsupportedExpressionError, KeyError) as err:
                 evaluation = {"alarm": alarm, "state": None, "reason": f"not evaluated locally: {err}"}
             out[alarm] = {**evaluation, "last_published": self.states.get(alarm), "evaluator_rounds": self.rounds}

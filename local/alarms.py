@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import operator
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -137,26 +138,8 @@ class UnsupportedExpressionError(ValueError):
     """A metric math expression outside the small subset evaluated locally."""
 
 
-def _fill(value: float | None, default: float) -> float:
-    return default if value is None else value
-
-
-def _if(condition: Any, then: Any, otherwise: Any) -> Any:
-    return then if condition else otherwise
-
-
-def _arith(op: ast.operator, a: float | None, b: float | None) -> float | None:
-    if a is None or b is None:
-        return None
-    if isinstance(op, ast.Add):
-        return a + b
-    if isinstance(op, ast.Sub):
-        return a - b
-    if isinstance(op, ast.Mult):
-        return a * b
-    if isinstance(op, ast.Div):
-        return None if b == 0 else a / b
-    raise UnsupportedExpressionError(type(op).__name__)
+ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+COMPARED = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le}
 
 
 def evaluate_expression(expression: str, values: dict[str, float | None]) -> float | None:
@@ -173,23 +156,23 @@ def evaluate_expression(expression: str, values: dict[str, float | None]) -> flo
             if node.id not in values:
                 raise UnsupportedExpressionError(f"unknown id {node.id}")
             return values[node.id]
-        if isinstance(node, ast.BinOp):
-            return _arith(node.op, ev(node.left), ev(node.right))
+        if isinstance(node, ast.BinOp) and type(node.op) in ARITHMETIC:
+            left, right = ev(node.left), ev(node.right)
+            if left is None or right is None or (right == 0 and isinstance(node.op, ast.Div)):
+                return None
+            return ARITHMETIC[type(node.op)](left, right)
         if isinstance(node, ast.BoolOp):
             results = [bool(ev(v)) for v in node.values]
             return float(all(results) if isinstance(node.op, ast.And) else any(results))
-        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in COMPARED:
             left, right = ev(node.left), ev(node.comparators[0])
-            if left is None or right is None:
-                return 0.0
-            ops = {ast.Gt: left > right, ast.GtE: left >= right, ast.Lt: left < right, ast.LtE: left <= right}
-            return float(ops[type(node.ops[0])])
+            return float(left is not None and right is not None and COMPARED[type(node.ops[0])](left, right))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             args = [ev(a) for a in node.args]
             if node.func.id == "FILL" and len(args) == 2:
-                return _fill(args[0], args[1])
+                return args[1] if args[0] is None else args[0]
             if node.func.id == "IF" and len(args) == 3:
-                return _if(args[0], args[1], args[2])
+                return args[1] if args[0] else args[2]
         raise UnsupportedExpressionError(ast.dump(node)[:80])
 
     return ev(tree)
@@ -203,16 +186,6 @@ class Evaluation:
     threshold: float
     comparison: str
     reason: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "alarm": self.alarm,
-            "state": self.state,
-            "datapoints": list(self.datapoints),
-            "threshold": self.threshold,
-            "comparison": self.comparison,
-            "reason": self.reason,
-        }
 
 
 def _value_in_window(props: dict[str, Any], sink: MetricSink, start: float, end: float) -> float | None:
