@@ -66,11 +66,6 @@ class MotoServer:
         self.stop()
         raise RuntimeError("moto server did not become ready in time")
 
-    def reset(self) -> None:
-        req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
-        with urllib.request.urlopen(req, timeout=5):  # noqa: S310 - loopback only
-            pass
-
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()

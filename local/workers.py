@@ -42,6 +42,7 @@ FD_ENV = "LOCAL_WORKER_FD"
 PARENT_ENV = "LOCAL_WORKER_PARENT"
 TIME_SCALE_ENV = "LOCAL_TIME_SCALE"
 PR_SET_PDEATHSIG = 1
+READY_TIMEOUT_S = 30.0  # a worker's init phase (imports, clients) must end within this
 
 # --------------------------------------------------------------------------------------------- framing
 
@@ -191,7 +192,6 @@ class Outcome:
     worker: str
     result: Any = None
     error: dict[str, Any] | None = None
-    duration_ms: float = 0.0
 
 
 class Worker:
@@ -254,12 +254,7 @@ class Worker:
         self.init_ms = message.get("init_ms")
 
     def invoke(self, event: dict[str, Any], timeout_s: float, request_id: str) -> Outcome:
-        started = time.perf_counter()
         self.invocations += 1
-
-        def done(kind: str, **kwargs: Any) -> Outcome:
-            return Outcome(kind, self.name, duration_ms=(time.perf_counter() - started) * 1000, **kwargs)
-
         try:
             send_frame(self.conn, {"event": event, "request_id": request_id})
             # Lambda stops an invocation at the function's Timeout; a little slack for the frame itself.
@@ -267,17 +262,21 @@ class Worker:
         except TimeoutError:
             self.dead = True
             self.kill()
-            return done("timeout", error={"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out"})
+            return Outcome(
+                "timeout", self.name, error={"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out"}
+            )
         except OSError:
             reply = None
         if reply is None:
             self.dead = True
             with contextlib.suppress(OSError):
                 self.conn.close()
-            return done("died", error={"errorType": "Runtime.ExitError", "errorMessage": "worker process exited"})
+            return Outcome(
+                "died", self.name, error={"errorType": "Runtime.ExitError", "errorMessage": "worker process exited"}
+            )
         if reply.get("ok"):
-            return done("ok", result=reply.get("result"))
-        return done("error", error=reply.get("error"))
+            return Outcome("ok", self.name, result=reply.get("result"))
+        return Outcome("error", self.name, error=reply.get("error"))
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if sig == signal.SIGKILL:
@@ -328,7 +327,6 @@ class WorkerPool:
     env: dict[str, str]
     timeout_s: float
     on_output: Callable[[str, str], None]
-    ready_timeout_s: float = 30.0
     workers: list[Worker] = field(default_factory=list)
     replaced: int = 0
 
@@ -351,7 +349,7 @@ class WorkerPool:
     def wait_ready(self) -> WorkerPool:
         try:
             for worker in self._pending:
-                worker.wait_ready(self.ready_timeout_s)
+                worker.wait_ready(READY_TIMEOUT_S)
         except RuntimeError:
             for worker in self._pending:
                 worker.stop(grace_s=0.1)
@@ -361,9 +359,6 @@ class WorkerPool:
         self._supervisor = threading.Thread(target=self._supervise, name=f"supervise-{self.prefix}", daemon=True)
         self._supervisor.start()
         return self
-
-    def start(self) -> WorkerPool:
-        return self.spawn().wait_ready()
 
     def _supervise(self) -> None:
         while not self._stopping.wait(0.1):
@@ -387,7 +382,7 @@ class WorkerPool:
         print(f"[local] {dead.name} (pid {dead.pid}) exited with {dead.process.returncode}; starting a new one")
         try:
             fresh = self._spawn()
-            fresh.wait_ready(self.ready_timeout_s)
+            fresh.wait_ready(READY_TIMEOUT_S)
         except (RuntimeError, OSError) as err:
             print(f"[local] could not replace {dead.name}: {err}")
             time.sleep(1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 from typing import Any
 
 from local.simulators.bedrock_converse import BedrockConverseService
@@ -31,10 +30,8 @@ class SimulatorFleet:
         *,
         host: str = "127.0.0.1",
         ports: dict[str, int] | None = None,
-        today: date | None = None,
-        verifier: SigV4Verifier | None = None,
     ):
-        self.store = SampleStore.load(today)
+        self.store = SampleStore.load()
         available: dict[str, SimService] = {svc.name: svc for svc in store_services(self.store)}
         available["llm"] = BedrockConverseService()
         missing = set(SERVICE_NAMES) - set(available)
@@ -43,7 +40,7 @@ class SimulatorFleet:
         ports = ports or {}
         # The store's services are IAM-authorised APIs: they refuse calls not signed with the stack's key. The
         # Bedrock simulator does not check (botocore signs those calls; their contract is Bedrock's own).
-        verifier = verifier or SigV4Verifier.for_local_stack()
+        verifier = SigV4Verifier.for_local_stack()
         self.servers: dict[str, SimulatorServer] = {
             name: SimulatorServer(
                 available[name],

@@ -52,9 +52,9 @@ class SampleStore:
     promotions: tuple[dict[str, Any], ...]
 
     @classmethod
-    def load(cls, today: date | None = None) -> SampleStore:
-        """Read data/*.json; order dates are rendered relative to ``today`` (JST) so they always look current."""
-        today = today or datetime.now(JST).date()
+    def load(cls) -> SampleStore:
+        """Read data/*.json; order dates are rendered relative to today (JST) so they always look current."""
+        today = datetime.now(JST).date()
         catalog = _read("catalog.json")
         products, keys = {}, {}
         for raw in catalog["products"]:
