@@ -17,6 +17,7 @@ from botocore.config import Config
 
 from local.moto_process import FAKE_CREDENTIALS
 from local.template_resources import (
+    alarm_definitions,
     dynamodb_create_table_args,
     dynamodb_ttl_attribute,
     function_environment,
@@ -71,8 +72,7 @@ def local_refs(stack_name: str) -> LocalRefs:
         refs[f"{logical_id}.QueueName"] = f"{stack_name}-{logical_id}"
     for logical_id in resources_of_type("AWS::SNS::Topic"):
         refs[logical_id] = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{stack_name}-{logical_id}"
-    for logical_id in _alarm_logical_ids():
-        alarm_name = resource(logical_id)["Properties"].get("AlarmName", logical_id)
+    for alarm_name, (logical_id, _) in alarm_definitions().items():
         refs[logical_id] = alarm_name
         refs[f"{logical_id}.Arn"] = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{alarm_name}"
     return refs
@@ -138,10 +138,6 @@ def provision(moto_url: str, refs: LocalRefs, secret_values: dict[str, str], sns
         assert arn == refs[logical_id], (arn, refs[logical_id])
     for function_id, topic_id in sns_subscriptions():
         sns.subscribe(TopicArn=refs[topic_id], Protocol="http", Endpoint=f"{sns_endpoint}/{function_id}")
-
-
-def _alarm_logical_ids() -> list[str]:
-    return [*resources_of_type("AWS::CloudWatch::Alarm"), *resources_of_type("AWS::CloudWatch::CompositeAlarm")]
 
 
 def sns_subscriptions() -> list[tuple[str, str]]:

@@ -49,13 +49,12 @@ def resources_of_type(cfn_type: str) -> dict[str, dict[str, Any]]:
 def dynamodb_create_table_args(logical_id: str, table_name: str) -> dict[str, Any]:
     """CreateTable arguments for a table declared in template.yaml (keys, attributes, billing)."""
     props = resource(logical_id)["Properties"]
-    args: dict[str, Any] = {
+    return {
         "TableName": table_name,
         "KeySchema": props["KeySchema"],
         "AttributeDefinitions": props["AttributeDefinitions"],
         "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
     }
-    return args
 
 
 def dynamodb_ttl_attribute(logical_id: str) -> str | None:
@@ -73,11 +72,7 @@ def parameter_default(name: str) -> Any:
 
 def function_properties(logical_id: str) -> dict[str, Any]:
     """A function's Properties with Globals.Function merged in (the function's own values win)."""
-    globals_ = dict(template().get("Globals", {}).get("Function", {}))
-    own = dict(resource(logical_id)["Properties"])
-    merged = {**globals_, **own}
-    merged["Environment"] = {"Variables": function_environment(logical_id)}
-    return merged
+    return {**template().get("Globals", {}).get("Function", {}), **resource(logical_id)["Properties"]}
 
 
 def function_environment(logical_id: str) -> dict[str, Any]:
