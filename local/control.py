@@ -187,11 +187,9 @@ class ControlApi:
             return _error(400, "bad_parameter", "since and until are epoch seconds")
         names = [n for n in (query.get("names") or "").split(",") if n]
         if query.get("raw") in ("1", "true"):
-            end = until if until is not None else float("inf")
             return 200, [
                 {"at": p.at, "name": p.name, "dimensions": dict(p.dimensions), "value": p.value}
-                for p in self.stack.sink.points()
-                if since <= p.at < end and (not names or p.name in names)
+                for p in self.stack.sink.points(since, until, names)
             ]
         return 200, self.stack.sink.summary(since, until, names)
 

@@ -91,18 +91,17 @@ class MetricSink:
                 self._points.extend(points)
         return bool(points)
 
-    def points(self) -> list[Datapoint]:
+    def points(self, since: float = 0.0, until: float | None = None, names: Iterable[str] = ()) -> list[Datapoint]:
+        """Datapoints with since <= at < until, of the metrics ``names`` (every metric when empty)."""
+        end, wanted = float("inf") if until is None else until, set(names)
         with self._lock:
-            return list(self._points)
+            points = list(self._points)  # filtered outside the lock: the workers' output threads add meanwhile
+        return [p for p in points if since <= p.at < end and (not wanted or p.name in wanted)]
 
     def values(self, namespace: str, name: str, dimensions: dict[str, str], start: float, end: float) -> list[float]:
         """Values of one metric (exact dimension set, as CloudWatch matches them) with start <= at < end."""
         key = tuple(sorted(dimensions.items()))
-        return [
-            p.value
-            for p in self.points()
-            if p.name == name and p.namespace == namespace and p.dimensions == key and start <= p.at < end
-        ]
+        return [p.value for p in self.points(start, end, [name]) if p.namespace == namespace and p.dimensions == key]
 
     def statistic(
         self, stat: str, namespace: str, name: str, dimensions: dict[str, str], start: float, end: float
@@ -114,12 +113,8 @@ class MetricSink:
 
     def summary(self, since: float = 0.0, until: float | None = None, names: Iterable[str] = ()) -> dict[str, Any]:
         """{metric: {"service=x": {"count", "sum", "max"}}} for datapoints in [since, until)."""
-        until = time.time() + 1 if until is None else until
-        wanted = set(names)
         out: dict[str, dict[str, dict[str, float]]] = {}
-        for p in self.points():
-            if not since <= p.at < until or (wanted and p.name not in wanted):
-                continue
+        for p in self.points(since, until, names):
             dims = ",".join(f"{k}={v}" for k, v in p.dimensions) or "-"
             entry = out.setdefault(p.name, {}).setdefault(dims, {"count": 0, "sum": 0.0, "max": p.value})
             entry["count"] += 1
