@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
 from local.edge import RateLimiter, body_too_large, client_address
@@ -126,7 +127,7 @@ def proxy_event(
     source_ip: str,
     request_id: str,
 ) -> dict[str, Any]:
-    multi_headers, multi_query = _multi(headers), _multi(query)
+    multi_headers, multi_query = MultiDict(headers).to_dict(flat=False), MultiDict(query).to_dict(flat=False)
     # API Gateway's single-value maps keep the last value of a repeated name.
     single_headers = {k: v[-1] for k, v in multi_headers.items()}
     single_query = {k: v[-1] for k, v in multi_query.items()}
@@ -173,13 +174,6 @@ def proxy_event(
         "body": text,
         "isBase64Encoded": encoded,
     }
-
-
-def _multi(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for key, value in pairs:
-        grouped.setdefault(key, []).append(value)
-    return grouped
 
 
 def http_answer(outcome: Outcome) -> tuple[int, list[tuple[str, str]], bytes]:
