@@ -1,21 +1,7 @@
 """`make run`: the whole of MangaAssist on 127.0.0.1, in the foreground until Ctrl-C or SIGTERM.
 
-What starts (docs/local-stack.md has the details):
-- moto in server mode as the AWS endpoint, with the tables, FAQ bucket and document, alarm topic and its
-  subscription, channel secrets and failure queue created from template.yaml (local/provision.py);
-- the downstream simulators and the Bedrock Converse endpoint, with their sample data;
-- fault proxies in front of moto for DynamoDB ("state_store") and S3 ("faq_store");
-- local Slack and PagerDuty receivers;
-- worker processes, one per Lambda execution environment: $WORKERS for the chat function, one each for the
-  health-ping and alarm-relay functions (local/workers.py);
-- the API front on http://127.0.0.1:$PORT (local/front.py) with /chat, /feedback, /health, /status, the
-  live /dashboard and the /_local control API (local/control.py);
-- the health ping every $PING_INTERVAL_S seconds.
-
-This module is the supervisor: it starts, wires and stops those parts. The other jobs have a module each:
-the alarm loop that publishes alarm changes to the topic (local/alarm_loop.py; moto evaluates no alarm), SNS
-deliveries to a function (local/sns.py) invoked with Lambda's async retries (local/async_invoke.py), and
-the circuit admin behind /_local/circuits and /_local/banner (local/circuits.py).
+This module is the supervisor: it starts, wires and stops the parts docs/local-stack.md lists under "What
+starts", each of which has a module of its own.
 
 Environment: PORT (3000; 0 = any free port), WORKERS (2), PING_INTERVAL_S (30; 0 = only on request),
 LOCAL_ALARM_EVAL_S (10; 0 = alarms only on request), LOCAL_TIME_SCALE (1; game days compress the breakers'
