@@ -5,11 +5,10 @@ state asked for through `/_local/alarms/<AlarmName>`, to the topic the alarm's a
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 from typing import Any
 
-from local.alarms import UnsupportedExpressionError, evaluable_alarms, evaluate, notification
+from local.alarms import UnsupportedExpressionError, alarm_properties, evaluable_alarms, evaluate, notification
 from local.metric_sink import MetricSink
 
 ACTIONS = {"ALARM": "AlarmActions", "OK": "OKActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}
@@ -38,8 +37,8 @@ class AlarmLoop:
 
     def publish(self, name: str, state: str, reason: str | None = None) -> dict[str, Any]:
         """Publish alarm ``name``'s change to ``state`` to the topic its actions name in template.yaml."""
-        doc = json.loads(notification(name, state, "OK", "", self.refs)[1])
-        topics = sorted({*doc["AlarmActions"], *doc["OKActions"], *doc["InsufficientDataActions"]})
+        _, props = alarm_properties(name, self.refs)
+        topics = sorted({topic for key in ACTIONS.values() for topic in props.get(key, [])})
         if not topics:
             raise UnsupportedExpressionError(f"{name} has no actions in template.yaml: CloudWatch notifies nobody")
         if reason is None:
@@ -53,7 +52,7 @@ class AlarmLoop:
             ids = [self.sns.publish(TopicArn=t, Subject=subject, Message=message)["MessageId"] for t in topics]
             self.states[name] = state
         notes = []
-        if not doc[ACTIONS[state]]:
+        if not props.get(ACTIONS[state]):
             notes.append(f"template.yaml gives {name} no {ACTIONS[state]}: CloudWatch would not notify this change")
         return {"alarm": name, "state": state, "old_state": old, "message_ids": ids, "topics": topics, "notes": notes}
 

@@ -115,9 +115,6 @@ class SimService:
     def health(self, _req: SimRequest) -> SimResponse:
         return SimResponse(200, {"status": "ok"})
 
-    def all_routes(self) -> list[Route]:
-        return [route("GET", "/health", self.health), *self.routes()]
-
 
 class SimulatorServer:
     """A SimService behind the fault middleware, served on 127.0.0.1 with its own fault state and /_sim API."""
@@ -131,7 +128,8 @@ class SimulatorServer:
         self.port = port
         self.faulty = FaultMiddleware(self._serve, self._fault_answer, self._refuse)
         self.faults = self.faulty.faults
-        self._routes = Map(service.all_routes(), strict_slashes=False, merge_slashes=False).bind(service.name)
+        routes = [route("GET", "/health", service.health), *service.routes()]
+        self._routes = Map(routes, strict_slashes=False, merge_slashes=False).bind(service.name)
         self._requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._lock = threading.Lock()
         self._http: HttpServer | None = None
