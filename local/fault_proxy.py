@@ -54,13 +54,13 @@ ERROR_SHAPES = {"dynamodb": dynamodb_error, "s3": s3_error}
 class FaultProxy:
     """Forwards every request to ``upstream`` (Werkzeug's proxy, the Host header kept) unless a fault says otherwise."""
 
-    def __init__(self, name: str, upstream: str, error_shape: str, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, name: str, upstream: str, error_shape: str):
         self.name = name
         self._target = {"target": upstream, "host": None, "remove_prefix": False, "headers": {}, "ssl_context": None}
         self._proxy = ProxyMiddleware(None, {}, timeout=60)
         self.faulty = FaultMiddleware(self._forward, ERROR_SHAPES[error_shape])
         self.faults = self.faulty.faults
-        self._http = HttpServer(self.faulty, f"proxy-{name}", host, port)
+        self._http = HttpServer(self.faulty, f"proxy-{name}")
 
     @property
     def url(self) -> str:

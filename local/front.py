@@ -200,7 +200,6 @@ class Front:
         control: Callable[[Request], tuple[int, Any]],
         sns_delivery: Callable[[str, bytes], None],
         stage: str,
-        host: str = "127.0.0.1",
         port: int = 0,
     ):
         self.pools = pools
@@ -209,8 +208,7 @@ class Front:
         self.stage = stage
         self.routes = api_routes()
         self.rate_limiter = RateLimiter()
-        self.requests_served = 0
-        self._http = HttpServer(self._app, "front", host, port)  # bound now: the URL is known before start()
+        self._http = HttpServer(self._app, "front", port=port)  # bound now: the URL is known before start()
         self.url = self._http.url
         self.start = self._http.start
         self.stop = self._http.stop
@@ -283,5 +281,4 @@ class Front:
         except GatewayAnswer as answer:
             status, headers, payload = answer.status, [*answer.headers.items(), JSON], answer.body
             extra = []
-        self.requests_served += 1
         return status, [*headers, *extra, ("x-amzn-RequestId", request_id)], payload

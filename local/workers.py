@@ -147,7 +147,6 @@ def child_main(logical_id: str) -> int:
     props = function_properties(logical_id)
     scale = float(os.getenv(TIME_SCALE_ENV, "1") or 1)
     started = time.perf_counter()
-    sys.path.insert(0, str(LAYER_DIR))
     module, handler = load_handler(props["CodeUri"], props["Handler"])
     prepare_environment(logical_id, module, scale)
     send_frame(conn, {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1)})
@@ -278,26 +277,22 @@ class Worker:
             return Outcome("ok", self.name, result=reply.get("result"))
         return Outcome("error", self.name, error=reply.get("error"))
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if sig == signal.SIGKILL:
-            self.dead = True
+    def kill(self) -> None:
+        """SIGKILL to the worker's process group: the worker and anything it started."""
+        self.dead = True
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, sig)
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     def stop(self, grace_s: float = 2.0) -> None:
-        """Close the socket (the worker exits on EOF), then terminate and kill its process group if needed."""
+        """Close the socket (the worker exits on EOF), then kill its process group.
+
+        No SIGTERM first: the worker sets no handler for it, so it would end the process as abruptly."""
         with contextlib.suppress(OSError):
             self.conn.close()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            self.kill(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                self.kill(signal.SIGKILL)
-                self.process.wait(timeout=5)
-        self.kill(signal.SIGKILL)  # anything the worker itself started
+        self.kill()
+        self.process.wait(timeout=5)
         self._pump.join(timeout=2)
 
     def describe(self) -> dict[str, Any]:
