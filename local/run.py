@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import importlib.util
 import json
 import os
 import signal
@@ -26,25 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# `python -m local.<this>` from the repository root: the layer's package is not installed, put it on the path.
-LAYER = Path(__file__).resolve().parent.parent / "layers" / "mangaassist"
-if importlib.util.find_spec("mangaassist") is None:
-    sys.path.insert(0, str(LAYER))
-
-from local.alarm_loop import AlarmLoop  # noqa: E402
-from local.async_invoke import AsyncInvoker, iso  # noqa: E402
-from local.circuits import CircuitAdmin  # noqa: E402
-from local.control import ControlApi  # noqa: E402
-from local.fault_proxy import FaultProxy  # noqa: E402
-from local.front import Front  # noqa: E402
-from local.metric_sink import MetricSink, json_documents  # noqa: E402
-from local.moto_process import FAKE_CREDENTIALS, MotoServer, free_port  # noqa: E402
-from local.provision import REGION, aws_client, function_env, local_refs, provision  # noqa: E402
-from local.receivers import Receiver, pagerduty_receiver, slack_receiver  # noqa: E402
-from local.simulators import SimulatorFleet  # noqa: E402
-from local.sns import lambda_event  # noqa: E402
-from local.template_resources import function_properties, resource  # noqa: E402
-from local.workers import TIME_SCALE_ENV, Outcome, WorkerPool  # noqa: E402
+from local.alarm_loop import AlarmLoop
+from local.async_invoke import AsyncInvoker, iso
+from local.circuits import CircuitAdmin
+from local.control import ControlApi
+from local.fault_proxy import FaultProxy
+from local.front import Front
+from local.metric_sink import MetricSink, json_documents
+from local.moto_process import FAKE_CREDENTIALS, MotoServer, free_port
+from local.provision import REGION, aws_client, function_env, local_refs, provision
+from local.receivers import Receiver, pagerduty_receiver, slack_receiver
+from local.simulators import SimulatorFleet
+from local.sns import lambda_event
+from local.template_resources import function_properties, resource
+from local.workers import TIME_SCALE_ENV, Outcome, WorkerPool
 
 CHAT = "ChatFunction"
 HEALTH_PING = "HealthPingFunction"
