@@ -12,9 +12,15 @@ import itertools
 
 import schemathesis
 
-_addresses = (f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}" for n in itertools.count(1))
+# schemathesis calls hooks from several worker threads: a generator expression raises "generator already
+# executing" when two of them step it at once, while itertools.count's next() is one atomic C call.
+_shoppers = itertools.count(1)
+
+
+def _address(n: int) -> str:
+    return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
 @schemathesis.hook
 def before_call(context, case, **kwargs) -> None:
-    case.headers = {**(case.headers or {}), "X-Forwarded-For": next(_addresses)}
+    case.headers = {**(case.headers or {}), "X-Forwarded-For": _address(next(_shoppers))}
