@@ -3,6 +3,9 @@ and every deployed environment read, so a change to the adapter's marshalling mu
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from mangaassist.breaker.dynamo_store import DynamoCircuitStore
@@ -10,6 +13,12 @@ from mangaassist.breaker.model import CircuitRecord, CircuitState, Override
 from tests.conftest import dynamodb_client
 
 pytestmark = pytest.mark.integration
+
+# What the hand-written marshalling wrote, before it moved to mangaassist.dynamo: one item per primitive on
+# "circuits", and the same transitions and overrides on each read copy.
+PINNED = json.loads(Path(__file__).with_name("circuit_items_v1.json").read_text(encoding="utf-8"))
+EXPECTED_PRIMARY: list[dict] = PINNED["primary"]
+EXPECTED_COPIES: list[dict] = PINNED["copies"]
 
 
 def write_every_kind_of_item(store: DynamoCircuitStore) -> None:
@@ -91,176 +100,3 @@ def test_the_items_read_back_as_these_records(moto_server, state_table):
     assert records["promotions"] == CircuitRecord(
         service="promotions", version=1, reason="health_ping", updated_at=1_800_000_005.0
     )
-
-
-EXPECTED_PRIMARY: list[dict] = [
-    {
-        "fb": {"M": {}},
-        "lease_until": {"N": "1800000013.123"},
-        "open_until": {"N": "0.0"},
-        "opened_at": {"N": "0.0"},
-        "override": {"S": "none"},
-        "pk": {"S": "circuits"},
-        "probe_owner": {"S": "2026/12/06[$LATEST]abc:42:deadbeef"},
-        "probe_successes": {"N": "1"},
-        "reason": {"S": "probe"},
-        "reopen_count": {"N": "0"},
-        "sk": {"S": "catalog"},
-        "state": {"S": "HALF_OPEN"},
-        "updated_at": {"N": "1800000003.0"},
-        "version": {"N": "1"},
-    },
-    {
-        "fb": {"M": {}},
-        "override": {"S": "forced_open"},
-        "pk": {"S": "circuits"},
-        "sk": {"S": "llm"},
-        "state": {"S": "CLOSED"},
-        "updated_at": {"N": "1800000004.5"},
-        "version": {"N": "0"},
-    },
-    {
-        "fb": {"M": {"1800000000": {"N": "1"}, "1800000010": {"N": "1"}, "1800000020": {"N": "1"}}},
-        "override": {"S": "none"},
-        "pk": {"S": "circuits"},
-        "sk": {"S": "order_service"},
-        "state": {"S": "CLOSED"},
-        "updated_at": {"N": "1800000001.25"},
-        "version": {"N": "0"},
-    },
-    {
-        "fb": {"M": {}},
-        "lease_until": {"N": "0.0"},
-        "open_until": {"N": "0.0"},
-        "opened_at": {"N": "0.0"},
-        "pk": {"S": "circuits"},
-        "probe_owner": {"S": ""},
-        "probe_successes": {"N": "0"},
-        "reason": {"S": "health_ping"},
-        "reopen_count": {"N": "0"},
-        "sk": {"S": "promotions"},
-        "state": {"S": "CLOSED"},
-        "updated_at": {"N": "1800000005.0"},
-        "version": {"N": "1"},
-    },
-    {
-        "fb": {"M": {}},
-        "lease_until": {"N": "0.0"},
-        "open_until": {"N": "1800000081.5"},
-        "opened_at": {"N": "1800000021.5"},
-        "override": {"S": "none"},
-        "pk": {"S": "circuits"},
-        "probe_owner": {"S": ""},
-        "probe_successes": {"N": "0"},
-        "reason": {"S": "timeout_threshold"},
-        "reopen_count": {"N": "2"},
-        "sk": {"S": "returns_service"},
-        "state": {"S": "OPEN"},
-        "updated_at": {"N": "1800000021.5"},
-        "version": {"N": "1"},
-    },
-]
-EXPECTED_COPIES: list[dict] = [
-    {
-        "lease_until": {"N": "1800000013.123"},
-        "open_until": {"N": "0.0"},
-        "opened_at": {"N": "0.0"},
-        "override": {"S": "none"},
-        "pk": {"S": "circuits#0"},
-        "probe_owner": {"S": "2026/12/06[$LATEST]abc:42:deadbeef"},
-        "probe_successes": {"N": "1"},
-        "reason": {"S": "probe"},
-        "reopen_count": {"N": "0"},
-        "sk": {"S": "catalog"},
-        "state": {"S": "HALF_OPEN"},
-        "updated_at": {"N": "1800000003.0"},
-        "version": {"N": "1"},
-    },
-    {
-        "override": {"S": "forced_open"},
-        "pk": {"S": "circuits#0"},
-        "sk": {"S": "llm"},
-        "updated_at": {"N": "1800000004.5"},
-    },
-    {
-        "lease_until": {"N": "0.0"},
-        "open_until": {"N": "0.0"},
-        "opened_at": {"N": "0.0"},
-        "override": {"S": "none"},
-        "pk": {"S": "circuits#0"},
-        "probe_owner": {"S": ""},
-        "probe_successes": {"N": "0"},
-        "reason": {"S": "health_ping"},
-        "reopen_count": {"N": "0"},
-        "sk": {"S": "promotions"},
-        "state": {"S": "CLOSED"},
-        "updated_at": {"N": "1800000005.0"},
-        "version": {"N": "1"},
-    },
-    {
-        "lease_until": {"N": "0.0"},
-        "open_until": {"N": "1800000081.5"},
-        "opened_at": {"N": "1800000021.5"},
-        "override": {"S": "none"},
-        "pk": {"S": "circuits#0"},
-        "probe_owner": {"S": ""},
-        "probe_successes": {"N": "0"},
-        "reason": {"S": "timeout_threshold"},
-        "reopen_count": {"N": "2"},
-        "sk": {"S": "returns_service"},
-        "state": {"S": "OPEN"},
-        "updated_at": {"N": "1800000021.5"},
-        "version": {"N": "1"},
-    },
-    {
-        "lease_until": {"N": "1800000013.123"},
-        "open_until": {"N": "0.0"},
-        "opened_at": {"N": "0.0"},
-        "override": {"S": "none"},
-        "pk": {"S": "circuits#1"},
-        "probe_owner": {"S": "2026/12/06[$LATEST]abc:42:deadbeef"},
-        "probe_successes": {"N": "1"},
-        "reason": {"S": "probe"},
-        "reopen_count": {"N": "0"},
-        "sk": {"S": "catalog"},
-        "state": {"S": "HALF_OPEN"},
-        "updated_at": {"N": "1800000003.0"},
-        "version": {"N": "1"},
-    },
-    {
-        "override": {"S": "forced_open"},
-        "pk": {"S": "circuits#1"},
-        "sk": {"S": "llm"},
-        "updated_at": {"N": "1800000004.5"},
-    },
-    {
-        "lease_until": {"N": "0.0"},
-        "open_until": {"N": "0.0"},
-        "opened_at": {"N": "0.0"},
-        "override": {"S": "none"},
-        "pk": {"S": "circuits#1"},
-        "probe_owner": {"S": ""},
-        "probe_successes": {"N": "0"},
-        "reason": {"S": "health_ping"},
-        "reopen_count": {"N": "0"},
-        "sk": {"S": "promotions"},
-        "state": {"S": "CLOSED"},
-        "updated_at": {"N": "1800000005.0"},
-        "version": {"N": "1"},
-    },
-    {
-        "lease_until": {"N": "0.0"},
-        "open_until": {"N": "1800000081.5"},
-        "opened_at": {"N": "1800000021.5"},
-        "override": {"S": "none"},
-        "pk": {"S": "circuits#1"},
-        "probe_owner": {"S": ""},
-        "probe_successes": {"N": "0"},
-        "reason": {"S": "timeout_threshold"},
-        "reopen_count": {"N": "2"},
-        "sk": {"S": "returns_service"},
-        "state": {"S": "OPEN"},
-        "updated_at": {"N": "1800000021.5"},
-        "version": {"N": "1"},
-    },
-]

@@ -230,11 +230,30 @@ class DynamoCircuitStore(CircuitStore):
             condition = "attribute_not_exists(#version) OR #version = :expected"
         if self.read_copies > 1:
             return self._transact_transition(expected_version, new, names, values, sets, condition)
+        record = self._conditional_update(new.service, "SET " + ", ".join(sets), condition, names, values)
+        self._known.add(new.service)
+        return record
+
+    def withdraw_failures(self, service: str, expected_version: int, buckets: dict[int, int]) -> CircuitRecord:
+        names = {"#state": "state", "#version": "version"}
+        values = {":closed": _attr(CircuitState.CLOSED), ":v": _attr(expected_version)}
+        adds, exists = [], []
+        for i, (bucket, n) in enumerate(sorted(buckets.items())):
+            names[f"#b{i}"] = str(bucket)
+            values[f":m{i}"] = _attr(-n)
+            adds.append(f"fb.#b{i} :m{i}")
+            # A bucket another environment already pruned must not come back as a negative count.
+            exists.append(f"attribute_exists(fb.#b{i})")
+        condition = " AND ".join(["#state = :closed", "#version = :v", *exists])
+        return self._counted(self._conditional_update(service, "ADD " + ", ".join(adds), condition, names, values))
+
+    def _conditional_update(self, service: str, update: str, condition: str, names, values) -> CircuitRecord:
+        """One conditional UpdateItem on the circuits item; a refused condition is a lost race, with the item."""
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
-                Key=self._key(new.service),
-                UpdateExpression="SET " + ", ".join(sets),
+                Key=self._key(service),
+                UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -248,38 +267,7 @@ class DynamoCircuitStore(CircuitStore):
             raise StateStoreError(str(err)) from err
         except BotoCoreError as err:
             raise StateStoreError(str(err)) from err
-        self._known.add(new.service)
         return _to_record(response["Attributes"])
-
-    def withdraw_failures(self, service: str, expected_version: int, buckets: dict[int, int]) -> CircuitRecord:
-        names = {"#state": "state", "#version": "version"}
-        values = {":closed": _attr(CircuitState.CLOSED), ":v": _attr(expected_version)}
-        adds, exists = [], []
-        for i, (bucket, n) in enumerate(sorted(buckets.items())):
-            names[f"#b{i}"] = str(bucket)
-            values[f":m{i}"] = _attr(-n)
-            adds.append(f"fb.#b{i} :m{i}")
-            # A bucket another environment already pruned must not come back as a negative count.
-            exists.append(f"attribute_exists(fb.#b{i})")
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=self._key(service),
-                UpdateExpression="ADD " + ", ".join(adds),
-                ConditionExpression=" AND ".join(["#state = :closed", "#version = :v", *exists]),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as err:
-            if is_conditional_failure(err):
-                item = err.response.get("Item")
-                raise LostRaceError(_to_record(item) if item else None) from err
-            raise StateStoreError(str(err)) from err
-        except BotoCoreError as err:
-            raise StateStoreError(str(err)) from err
-        return self._counted(_to_record(response["Attributes"]))
 
     def _transact_transition(
         self, expected_version: int, new: CircuitRecord, names, values, sets, condition

@@ -435,17 +435,7 @@ class CircuitBreakers:
         with self._lock:
             self._counted[name] = (version, left, left)
         now = self.clock()
-        isolated = rec.with_changes(
-            state=CircuitState.OPEN,
-            opened_at=now,
-            open_until=now + spec.breaker.open_seconds,
-            reopen_count=0,
-            probe_owner="",
-            lease_until=0.0,
-            probe_successes=0,
-            reason=f"{why}_threshold_this_environment",
-            updated_at=now,
-        )
+        isolated = _opened(spec, rec, now, f"{why}_threshold_this_environment")
         with self._lock:
             self._isolated[name] = isolated
         self._notify(
@@ -489,19 +479,7 @@ class CircuitBreakers:
             )
 
     def _open(self, spec: ServiceSpec, rec: CircuitRecord, *, reason: str, failures: int = 0) -> bool:
-        now = self.clock()
-        opened = rec.with_changes(
-            state=CircuitState.OPEN,
-            opened_at=now,
-            open_until=now + spec.breaker.open_seconds,
-            reopen_count=0,
-            probe_owner="",
-            lease_until=0.0,
-            probe_successes=0,
-            reason=reason,
-            updated_at=now,
-            failure_buckets={},
-        )
+        opened = _opened(spec, rec, self.clock(), reason).with_changes(failure_buckets={})
         return self._transition(spec, rec, opened, failures)
 
     def _transition(self, spec: ServiceSpec, before: CircuitRecord, after: CircuitRecord, failures: int = 0) -> bool:
@@ -748,3 +726,18 @@ class CircuitBreakers:
         self._remember(rec)
         logger.warning("circuit_override", extra={"circuit": service, "override": rec.override.value})
         return rec
+
+
+def _opened(spec: ServiceSpec, rec: CircuitRecord, now: float, reason: str) -> CircuitRecord:
+    """``rec`` freshly open for its registry period: no probe, lease or backoff carried over."""
+    return rec.with_changes(
+        state=CircuitState.OPEN,
+        opened_at=now,
+        open_until=now + spec.breaker.open_seconds,
+        reopen_count=0,
+        probe_owner="",
+        lease_until=0.0,
+        probe_successes=0,
+        reason=reason,
+        updated_at=now,
+    )
