@@ -352,13 +352,19 @@ class DynamoCapacityStore(CircuitStore):
         self, service: str, buckets: dict[int, int], stale_buckets: list[int], now: float
     ) -> CircuitRecord:
         self._ensure_item(service)
+        return self._count_write(
+            service, "add_failure", lambda state: state.merge_failures(service, buckets, stale_buckets, now)
+        )
+
+    def _count_write(self, service: str, operation: str, apply) -> CircuitRecord:
+        """One UpdateItem on the counted item, charged by its size, whose answer this environment keeps."""
         table = self.table
         return self._counted(
             table.round_trip(
                 "UpdateItem",
                 table.write_units(table.current(service)),
                 "write",
-                lambda: table.written("add_failure", table.state.merge_failures(service, buckets, stale_buckets, now)),
+                lambda: table.written(operation, apply(table.state)),
             )
         )
 
@@ -374,16 +380,8 @@ class DynamoCapacityStore(CircuitStore):
         return written
 
     def withdraw_failures(self, service: str, expected_version: int, buckets: dict[int, int]) -> CircuitRecord:
-        table = self.table
-        return self._counted(
-            table.round_trip(
-                "UpdateItem",
-                table.write_units(table.current(service)),
-                "write",
-                lambda: table.written(
-                    "withdraw_failures", table.state.withdraw_failures(service, expected_version, buckets)
-                ),
-            )
+        return self._count_write(
+            service, "withdraw_failures", lambda state: state.withdraw_failures(service, expected_version, buckets)
         )
 
     def set_override(self, service: str, override: Override, now: float) -> CircuitRecord:
