@@ -127,7 +127,7 @@ class BedrockConverseService(SimService):
 
     def converse(self, req: SimRequest) -> SimResponse:
         started = time.perf_counter()
-        body = req.json()
+        body = req.get_json(force=True)
         if not isinstance(body, dict):
             raise HttpError(400, "ValidationException", "request body must be an object")
         messages = body.get("messages")

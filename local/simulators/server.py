@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import io
 import json
 import logging
 import re
@@ -11,9 +10,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -46,23 +44,25 @@ class HttpError(Exception):
         self.message = message or code
 
 
-@dataclass
-class SimRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: bytes
-    headers: dict[str, str]
-    params: dict[str, str] = field(default_factory=dict)
+class SimRequest(Request):
+    """Werkzeug's request, plus the target as sent (``raw_uri``, ``raw_path``: still percent-encoded, as the
+    SigV4 signature covers it and a Bedrock model ARN holds an encoded "/") and the route's decoded ``params``."""
 
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body or b"null")
-        except ValueError as err:
-            raise HttpError(400, "malformed_json", "request body is not valid JSON") from err
+    params: dict[str, str]
+
+    @property
+    def raw_uri(self) -> str:
+        return self.environ.get("RAW_URI") or self.environ["PATH_INFO"]
+
+    @property
+    def raw_path(self) -> str:
+        return urlsplit(self.raw_uri).path
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        raise HttpError(400, "malformed_json", "request body is not valid JSON") from e
 
     def int_arg(self, name: str, default: int, lo: int = 1, hi: int = 50) -> int:
-        raw = self.query.get(name)
+        raw = self.args.get(name)
         if raw in (None, ""):
             return default
         try:
@@ -160,70 +160,58 @@ class SimulatorServer:
             return _http(self.control(request.method, request.path, request.get_data()))(environ, start_response)
         return self.faulty(environ, start_response)
 
-    def _arrived(self, environ: dict[str, Any]) -> tuple[SimRequest, SimResponse | None]:
-        """The request as the service sees it, logged, and the refusal it gets before any answer (or None)."""
-        # Matched still encoded: a Bedrock model ARN holds an encoded "/".
-        raw_path = environ.get("RAW_URI") or environ["PATH_INFO"]
-        url = urlsplit(raw_path)
-        body = environ["wsgi.input"].read()
-        environ["wsgi.input"] = io.BytesIO(body)
-        request = SimRequest(
-            method=environ["REQUEST_METHOD"],
-            path=url.path,
-            query={k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()},
-            body=body,
-            headers={k.lower(): v for k, v in EnvironHeaders(environ).items()},
-        )
-        if len(body) > MAX_BODY_BYTES:
-            return request, self.service.error_response(413, "unreadable_body", "send at most 1 MiB")
+    def _arrived(self, request: SimRequest) -> SimResponse | None:
+        """Logs the request; answers the refusal it gets before any answer (or None)."""
+        if len(request.get_data()) > MAX_BODY_BYTES:
+            return self.service.error_response(413, "unreadable_body", "send at most 1 MiB")
         self.log_request(request)
-        return request, self.refuse_unsigned(request, raw_path)
+        return self.refuse_unsigned(request)
 
     def _refuse(self, request: Request) -> Response | None:
-        refusal = self._arrived(request.environ)[1]
+        refusal = self._arrived(SimRequest(request.environ))
         return None if refusal is None else _http(refusal)
 
     def _fault_answer(self, _request: Request, mode: str) -> Response:
         return _http(self.service.fault_response(mode))
 
     def _serve(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request, refusal = self._arrived(environ)
-        return _http(refusal or self.handle(request))(environ, start_response)
+        request = SimRequest(environ)
+        return _http(self._arrived(request) or self.handle(request))(environ, start_response)
 
     # ------------------------------------------------------------------ requests
 
     def handle(self, request: SimRequest) -> SimResponse:
         try:
-            handler, params = self._routes.match(request.path, request.method)
+            handler, params = self._routes.match(request.raw_path, request.method)
             request.params = {k: unquote(v) for k, v in params.items()}
             return handler(request)
         except MethodNotAllowed as err:
             allowed = ", ".join(sorted(set(err.valid_methods or ()) - {"HEAD"}))
             return self.service.error_response(405, "method_not_allowed", f"use {allowed}")
         except NotFound:
-            return self.service.error_response(404, "not_found", f"no route for {request.path}")
+            return self.service.error_response(404, "not_found", f"no route for {request.raw_path}")
         except HttpError as err:
             return self.service.error_response(err.status, err.code, err.message)
         except Exception:
-            logger.exception("simulator %s failed on %s %s", self.name, request.method, request.path)
+            logger.exception("simulator %s failed on %s %s", self.name, request.method, request.raw_path)
             return self.service.error_response(500, "internal_error", "the simulator failed")
 
-    def refuse_unsigned(self, request: SimRequest, raw_path: str) -> SimResponse | None:
+    def refuse_unsigned(self, request: SimRequest) -> SimResponse | None:
         """403 unless the request carries a valid SigV4 signature (when this server checks them)."""
         if self.verifier is None:
             return None
         try:
-            self.verifier.verify(request.method, raw_path, request.headers, request.body)
+            self.verifier.verify(request.method, request.raw_uri, request.headers, request.get_data())
         except SignatureError as err:
             return self.service.error_response(403, err.code, str(err))
         return None
 
     def log_request(self, request: SimRequest) -> None:
         try:
-            body = json.loads(request.body) if request.body else None
+            body = json.loads(request.get_data()) if request.get_data() else None
         except ValueError:
-            body = request.body.decode("utf-8", "replace")
-        entry = {"method": request.method, "path": request.path, "query": request.query, "json": body}
+            body = request.get_data(as_text=True)
+        entry = {"method": request.method, "path": request.raw_path, "query": request.args.to_dict(), "json": body}
         with self._lock:
             self._requests.append(entry)
 

@@ -34,10 +34,10 @@ class CatalogService(StoreService):
         ]
 
     def search(self, req: SimRequest) -> SimResponse:
-        query = normalize(req.query.get("q", ""))
+        query = normalize(req.args.get("q", ""))
         if not query:
             raise HttpError(400, "bad_parameter", "q is required")
-        lang = req.query.get("lang") or "en"
+        lang = req.args.get("lang") or "en"
         if lang not in ("ja", "en"):
             raise HttpError(400, "bad_parameter", "lang must be ja or en")
         limit = req.int_arg("limit", DEFAULT_LIMIT)
@@ -83,7 +83,7 @@ class RecommendationsService(StoreService):
 
     def recommend(self, req: SimRequest) -> SimResponse:
         limit = req.int_arg("limit", DEFAULT_LIMIT)
-        customer_id = req.query.get("customer_id") or None
+        customer_id = req.args.get("customer_id") or None
         picks: list[dict[str, Any]] = []
         owned: set[str] = set()
         if customer_id is not None:
@@ -130,10 +130,10 @@ class PromotionsService(StoreService):
         return [route("GET", "/promotions", self.promotions)]
 
     def promotions(self, req: SimRequest) -> SimResponse:
-        lang = req.query.get("lang") or "en"
+        lang = req.args.get("lang") or "en"
         if lang not in ("ja", "en"):
             raise HttpError(400, "bad_parameter", "lang must be ja or en")
-        profile = self.store.profiles.get(req.query.get("customer_id") or "")
+        profile = self.store.profiles.get(req.args.get("customer_id") or "")
         genres = set(profile["favorite_genres"]) if profile else set()
         points = profile["points"] if profile else 0
         chosen = []
@@ -169,7 +169,7 @@ class EventSinkService(SimService):
     def accept(self, req: SimRequest) -> SimResponse:
         if "json" not in req.headers.get("content-type", ""):
             raise HttpError(415, "unsupported_media_type", "send application/json")
-        payload = req.json()
+        payload = req.get_json(force=True)
         if not isinstance(payload, dict) or not payload:
             raise HttpError(400, "bad_body", "body must be a non-empty JSON object")
         return SimResponse(202, {"accepted": 1})
