@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
@@ -84,9 +84,9 @@ class GatewayAnswer(Exception):
         super().__init__(response_type)
 
 
-def _body_problem(schema: dict[str, Any], body: bytes, content_type: str | None) -> bool:
+def _body_problem(schema: dict[str, Any], body: bytes, mimetype: str) -> bool:
     """True when API Gateway's request validator would reject the body (JSON bodies are validated)."""
-    if content_type and content_type.lower().split(";")[0].strip() != "application/json":
+    if mimetype and mimetype != "application/json":
         return False
     import jsonschema
 
@@ -117,17 +117,17 @@ def claims_for(route: Route, authorization: str | None) -> dict[str, str] | None
 
 def proxy_event(
     route: Route,
-    method: str,
+    request: Request,
     path: str,
-    query: list[tuple[str, str]],
-    headers: list[tuple[str, str]],
-    body: bytes,
     claims: dict[str, str] | None,
     stage: str,
     source_ip: str,
     request_id: str,
 ) -> dict[str, Any]:
-    multi_headers, multi_query = MultiDict(headers).to_dict(flat=False), MultiDict(query).to_dict(flat=False)
+    """``path`` is the path as sent, still percent-encoded."""
+    method, body = request.method, request.get_data()
+    multi_headers = MultiDict(request.headers.items()).to_dict(flat=False)
+    multi_query = request.args.to_dict(flat=False)
     # API Gateway's single-value maps keep the last value of a repeated name.
     single_headers = {k: v[-1] for k, v in multi_headers.items()}
     single_query = {k: v[-1] for k, v in multi_query.items()}
@@ -234,49 +234,38 @@ class Front:
             headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")]
             status, payload = 200, DASHBOARD.read_bytes()
         else:
-            source_ip = client_address(environ["REMOTE_ADDR"], request.headers.get("X-Forwarded-For"))
-            status, headers, payload = self.api(method, url, request.headers, source_ip, request.get_data())
+            status, headers, payload = self.api(request, url.path)
         kept = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
         response = Response(payload, status, kept)
         if not any(k.lower() == "content-type" for k, _ in kept):
             del response.headers["Content-Type"]  # a proxy result without one is passed on without one
         return response(environ, start_response)
 
-    def api(self, method: str, url: Any, http_headers: Any, source_ip: str, body: bytes):
-        request_id = str(uuid.uuid4())
+    def api(self, request: Request, path: str):
+        """``path`` is the path as sent, still percent-encoded, as routes and the event see it."""
+        method, request_id = request.method, str(uuid.uuid4())
+        source_ip = client_address(request.environ["REMOTE_ADDR"], request.headers.get("X-Forwarded-For"))
         try:
-            blocked_by = self.rate_limiter.admit(source_ip, url.path)
+            blocked_by = self.rate_limiter.admit(source_ip, path)
             if blocked_by is not None:
                 # The WAF's block: the gateway's throttled body, and a wait of the rule's window.
                 answer = GatewayAnswer("THROTTLED", 429, "Too Many Requests")
                 answer.headers = {**answer.headers, "Retry-After": str(blocked_by.window_s)}
                 raise answer
-            route = self.routes.get((url.path, method))
+            route = self.routes.get((path, method))
             if route is None:
                 raise GatewayAnswer("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
-            claims = claims_for(route, http_headers.get("Authorization"))
-            content_type = http_headers.get("Content-Type")
-            if route.body_schema is not None and _body_problem(route.body_schema, body, content_type):
+            claims = claims_for(route, request.headers.get("Authorization"))
+            if route.body_schema is not None and _body_problem(route.body_schema, request.get_data(), request.mimetype):
                 raise GatewayAnswer("BAD_REQUEST_BODY", 400, "Invalid request body")
-            event = proxy_event(
-                route,
-                method,
-                url.path,
-                parse_qsl(url.query, keep_blank_values=True),
-                list(http_headers.items()),
-                body,
-                claims,
-                self.stage,
-                source_ip,
-                request_id,
-            )
+            event = proxy_event(route, request, path, claims, self.stage, source_ip, request_id)
             try:
                 outcome = self.pools[route.function_id].invoke(event, INTEGRATION_TIMEOUT_S, request_id)
             except NoWorkerError:
                 raise GatewayAnswer("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out") from None
             extra = [("X-Local-Worker", outcome.worker)]
             if outcome.kind != "ok":
-                print(f"[front] {method} {url.path} -> {outcome.kind} on {outcome.worker}: {outcome.error}")
+                print(f"[front] {method} {path} -> {outcome.kind} on {outcome.worker}: {outcome.error}")
             status, headers, payload = http_answer(outcome)
         except GatewayAnswer as answer:
             status, headers, payload = answer.status, [*answer.headers.items(), JSON], answer.body
