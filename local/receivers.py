@@ -40,7 +40,6 @@ PAGERDUTY_BODIES: dict[int, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class ReceivedRequest:
-    method: str
     path: str
     headers: dict[str, str]
     body: bytes
@@ -159,7 +158,7 @@ class Receiver:
         http = Request(environ)
         if http.method != "POST":
             return Response("use POST", 405)(environ, start_response)
-        request = ReceivedRequest("POST", environ["RAW_URI"], dict(http.headers), http.get_data(), time.time())
+        request = ReceivedRequest(environ["RAW_URI"], dict(http.headers), http.get_data(), time.time())
         self._record(request)
         canned = self._next_response()
         if canned.delay_s:
