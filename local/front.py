@@ -215,26 +215,26 @@ class Front:
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        method, url = request.method, urlsplit(environ.get("RAW_URI") or request.full_path)
+        method, path = request.method, urlsplit(environ.get("RAW_URI") or request.full_path).path
         length = request.content_length or 0
-        local_path = url.path.startswith("/_local") or url.path == "/dashboard"
+        local_path = path.startswith("/_local") or path == "/dashboard"
         if length > MAX_PAYLOAD_BYTES or (not local_path and body_too_large(length)):
             answer = GatewayAnswer("REQUEST_TOO_LARGE", 413, "Request Too Long")
             status, headers, payload = answer.status, [*answer.headers.items(), JSON], answer.body
-        elif url.path.startswith("/_local/sns/") and method == "POST":
-            self.sns_delivery(url.path.rsplit("/", 1)[1], request.get_data())
+        elif path.startswith("/_local/sns/") and method == "POST":
+            self.sns_delivery(path.rsplit("/", 1)[1], request.get_data())
             status, headers, payload = 200, [("Content-Type", "text/plain")], b""
-        elif url.path.startswith("/_local/") or url.path == "/_local":
+        elif path.startswith("/_local/") or path == "/_local":
             status, answer = self.control(request)
             if isinstance(answer, bytes | str):
                 headers, payload = [("Content-Type", "text/markdown; charset=utf-8")], answer
             else:
                 headers, payload = [JSON], json.dumps(answer, ensure_ascii=False).encode()
-        elif url.path == "/dashboard" and method in ("GET", "HEAD"):
+        elif path == "/dashboard" and method in ("GET", "HEAD"):
             headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")]
             status, payload = 200, DASHBOARD.read_bytes()
         else:
-            status, headers, payload = self.api(request, url.path)
+            status, headers, payload = self.api(request, path)
         kept = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
         response = Response(payload, status, kept)
         if not any(k.lower() == "content-type" for k, _ in kept):
