@@ -161,11 +161,17 @@ class SimulatorServer:
         return self.faulty(environ, start_response)
 
     def _arrived(self, request: SimRequest) -> SimResponse | None:
-        """Logs the request; answers the refusal it gets before any answer (or None)."""
+        """Logs the request; answers the refusal it gets before any answer (or None): 413 past 1 MiB, 403 unless
+        signed with the stack's key when this server checks signatures."""
         if len(request.get_data()) > MAX_BODY_BYTES:
             return self.service.error_response(413, "unreadable_body", "send at most 1 MiB")
         self.log_request(request)
-        return self.refuse_unsigned(request)
+        if self.verifier is not None:
+            try:
+                self.verifier.verify(request.method, request.raw_uri, request.headers, request.get_data())
+            except SignatureError as err:
+                return self.service.error_response(403, err.code, str(err))
+        return None
 
     def _refuse(self, request: Request) -> Response | None:
         refusal = self._arrived(SimRequest(request.environ))
@@ -195,16 +201,6 @@ class SimulatorServer:
         except Exception:
             logger.exception("simulator %s failed on %s %s", self.name, request.method, request.raw_path)
             return self.service.error_response(500, "internal_error", "the simulator failed")
-
-    def refuse_unsigned(self, request: SimRequest) -> SimResponse | None:
-        """403 unless the request carries a valid SigV4 signature (when this server checks them)."""
-        if self.verifier is None:
-            return None
-        try:
-            self.verifier.verify(request.method, request.raw_uri, request.headers, request.get_data())
-        except SignatureError as err:
-            return self.service.error_response(403, err.code, str(err))
-        return None
 
     def log_request(self, request: SimRequest) -> None:
         try:
