@@ -23,27 +23,15 @@ CAPABILITY_WORDS = {
 WIDTH = 75
 
 
-def fetch_status(url: str, timeout_s: float = 10.0) -> dict[str, Any]:
+def fetch_status(url: str) -> dict[str, Any]:
     status_url = f"{url.rstrip('/')}/status"
     request = urllib.request.Request(status_url, headers={"Accept": "application/json"})  # noqa: S310 - user's URL
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return json.load(response)
 
 
 def _paint(text: str, code: str, color: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if color else text
-
-
-def _latency(ms: Any) -> str:
-    return "---" if ms is None else f"{round(ms):,}ms"
-
-
-def _rate(value: Any) -> str:
-    return "---" if value is None else f"{value * 100:.1f}%"
-
-
-def _label(name: str) -> str:
-    return "FAQ" if name == "faq" else name.replace("_", " ").capitalize()
 
 
 def render(body: dict[str, Any], color: bool = False) -> str:
@@ -54,19 +42,22 @@ def render(body: dict[str, Any], color: bool = False) -> str:
     lines.append(rule)
     for row in body.get("services", []):
         word, code = STATUS_WORDS.get(row.get("status"), STATUS_WORDS["unknown"])
-        latency = "---" if row.get("status") == "down" else _latency(row.get("latency_ms"))
+        ms, rate = row.get("latency_ms"), row.get("error_rate")
+        latency = "---" if ms is None or row.get("status") == "down" else f"{round(ms):,}ms"
+        error_rate = "---" if rate is None else f"{rate * 100:.1f}%"
         circuit = row.get("circuit", "?")
         if row.get("override") not in (None, "none"):
             circuit = f"{circuit} ({row['override']})"
         lines.append(
             f"{row.get('display_name') or row.get('name'):<20}{_paint(f'{word:<10}', code, color)}"
-            f"{latency:>10}{_rate(row.get('error_rate')):>12}  {circuit}"
+            f"{latency:>10}{error_rate:>12}  {circuit}"
         )
     lines.append(rule)
     lines.append("Capability Map:")
     for name, state in (body.get("capabilities") or {}).items():
         word, code = CAPABILITY_WORDS.get(state, (state, "90"))
-        lines.append(f"  {_label(name) + ':':<32}{_paint(word, code, color)}")
+        label = "FAQ" if name == "faq" else name.replace("_", " ").capitalize()
+        lines.append(f"  {label + ':':<32}{_paint(word, code, color)}")
     lines.append(rule)
     banner = body.get("banner")
     lines.append(f"State store: {body.get('state_store', '?')}   Health pings: {body.get('health_pings', '?')}")
