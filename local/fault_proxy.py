@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from werkzeug.middleware.http_proxy import ProxyMiddleware
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
 from local.faults import FaultMiddleware
 from local.serving import HttpServer
@@ -32,14 +32,14 @@ S3_ERRORS = {
 }
 
 
-def dynamodb_error(_request: Request, mode: str) -> Response:
+def dynamodb_error(mode: str) -> Response:
     status, error_type, message = DYNAMODB_ERRORS[mode]
     body = json.dumps({"__type": error_type, "message": message})
     headers = {"x-amzn-ErrorType": error_type}
     return Response(body, status, headers, content_type="application/x-amz-json-1.0")
 
 
-def s3_error(_request: Request, mode: str) -> Response:
+def s3_error(mode: str) -> Response:
     status, code, message = S3_ERRORS[mode]
     body = (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'

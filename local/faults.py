@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_input_stream
 
 from local.serving import STOPPING, Reset
@@ -163,15 +163,15 @@ class FaultState:
 
 
 class FaultMiddleware:
-    """Wraps ``app`` with ``faults``. ``fault_answer(request, mode)`` is the endpoint's own error or throttle
-    answer; ``refuse(request)``, when given, may refuse a call before any fault answer, as authorisation does
-    at API Gateway (an unsigned call gets its 403 even while the backend fails)."""
+    """Wraps ``app`` with ``faults``. ``fault_answer(mode)`` is the endpoint's own error or throttle answer;
+    ``refuse(environ)``, when given, may refuse a call before any fault answer, as authorisation does at API
+    Gateway (an unsigned call gets its 403 even while the backend fails)."""
 
     def __init__(
         self,
         app: Any,
-        fault_answer: Callable[[Request, str], Response],
-        refuse: Callable[[Request], Response | None] | None = None,
+        fault_answer: Callable[[str], Response],
+        refuse: Callable[[dict[str, Any]], Response | None] | None = None,
     ):
         self.app = app
         self.fault_answer = fault_answer
@@ -192,12 +192,11 @@ class FaultMiddleware:
         if mode == "slow" and stopping.wait(faults.latency_s()):
             raise Reset
         if mode in ("error", "throttle"):
-            request = Request(environ)
-            refusal = self.refuse(request) if self.refuse else None
+            refusal = self.refuse(environ) if self.refuse else None
             if refusal is not None:
                 return refusal(environ, start_response)
             faults.failed()
-            return self.fault_answer(request, mode)(environ, start_response)
+            return self.fault_answer(mode)(environ, start_response)
 
         def counted(status: str, headers: list, exc_info: Any = None) -> Any:
             code = int(status.split(None, 1)[0])

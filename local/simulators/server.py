@@ -126,7 +126,7 @@ class SimulatorServer:
         self.verifier = verifier  # None: the service takes unsigned calls (Bedrock's simulator, test doubles)
         self.host = host
         self.port = port
-        self.faulty = FaultMiddleware(self._serve, self._fault_answer, self._refuse)
+        self.faulty = FaultMiddleware(self._serve, lambda mode: _http(service.fault_response(mode)), self._refuse)
         self.faults = self.faulty.faults
         routes = [route("GET", "/health", service.health), *service.routes()]
         self._routes = Map(routes, strict_slashes=False, merge_slashes=False).bind(service.name)
@@ -173,12 +173,9 @@ class SimulatorServer:
                 return self.service.error_response(403, err.code, str(err))
         return None
 
-    def _refuse(self, request: Request) -> Response | None:
-        refusal = self._arrived(SimRequest(request.environ))
+    def _refuse(self, environ: dict[str, Any]) -> Response | None:
+        refusal = self._arrived(SimRequest(environ))
         return None if refusal is None else _http(refusal)
-
-    def _fault_answer(self, _request: Request, mode: str) -> Response:
-        return _http(self.service.fault_response(mode))
 
     def _serve(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = SimRequest(environ)
