@@ -37,11 +37,11 @@ CONTROL_ROUTES = Map(
 class HttpError(Exception):
     """A handler's way to answer with an error status and the simulators' JSON error shape."""
 
-    def __init__(self, status: int, code: str, message: str = ""):
-        super().__init__(message or code)
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
         self.status = status
         self.code = code
-        self.message = message or code
+        self.message = message
 
 
 class SimRequest(Request):
@@ -156,8 +156,7 @@ class SimulatorServer:
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ["PATH_INFO"].startswith(CONTROL_PREFIX):
-            request = Request(environ)
-            return _http(self.control(request.method, request.path, request.get_data()))(environ, start_response)
+            return _http(self.control(Request(environ)))(environ, start_response)
         return self.faulty(environ, start_response)
 
     def _arrived(self, request: SimRequest) -> SimResponse | None:
@@ -219,7 +218,8 @@ class SimulatorServer:
 
     # ------------------------------------------------------------------ the /_sim control API
 
-    def control(self, method: str, path: str, body: bytes) -> SimResponse:
+    def control(self, request: Request) -> SimResponse:
+        method, path = request.method, request.path
         try:
             action, _ = CONTROL_ROUTES.match(path, method)
         except NotFound:
@@ -234,7 +234,7 @@ class SimulatorServer:
             return SimResponse(200, self.faults.stats())
         if method == "POST":
             try:
-                self.faults.configure(**fault_request(body))
+                self.faults.configure(**fault_request(request.get_data()))
             except FaultSpecError as err:
                 return SimResponse(400, error_body("bad_fault", str(err)))
         elif method == "DELETE":
