@@ -259,7 +259,6 @@ class Worker:
             # Lambda stops an invocation at the function's Timeout; a little slack for the frame itself.
             reply = recv_frame(self.conn, timeout_s + 0.5)
         except TimeoutError:
-            self.dead = True
             self.kill()
             return Outcome(
                 "timeout", self.name, error={"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out"}
