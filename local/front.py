@@ -51,16 +51,16 @@ class Route:
     body_schema: dict[str, Any] | None  # request model when the route validates the body
 
 
-def api_routes(api_id: str = API_ID) -> dict[tuple[str, str], Route]:
-    """(path, METHOD) -> Route for every Api event of every function that targets ``api_id``."""
-    api = resource(api_id)["Properties"]
+def api_routes() -> dict[tuple[str, str], Route]:
+    """(path, METHOD) -> Route for every Api event of every function that targets the chat API."""
+    api = resource(API_ID)["Properties"]
     models = api.get("Models", {})
     default_auth = (api.get("Auth") or {}).get("DefaultAuthorizer")
     routes = {}
     for function_id, res in resources_of_type("AWS::Serverless::Function").items():
         for event in (res["Properties"].get("Events") or {}).values():
             props = event.get("Properties") or {}
-            if event.get("Type") != "Api" or props.get("RestApiId") != {"Ref": api_id}:
+            if event.get("Type") != "Api" or props.get("RestApiId") != {"Ref": API_ID}:
                 continue
             authorizer = (props.get("Auth") or {}).get("Authorizer", default_auth)
             auth = "none" if authorizer in (None, "NONE") else "iam" if authorizer == "AWS_IAM" else "cognito"
