@@ -24,6 +24,13 @@ def fleet(store=None):
     return store, clock, a, b
 
 
+def fail_while_unreachable(store: InMemoryCircuitStore, breakers, n: int, service: str = SERVICE) -> None:
+    """``n`` failures counted by ``breakers`` alone while the store cannot be reached; then the store is back."""
+    store.fail_with = StateStoreError("connect timeout")
+    fail_n(breakers, service, n)
+    store.fail_with = None
+
+
 def test_counts_kept_while_the_store_was_down_are_added_when_it_answers_and_open_the_fleet_with_a_second_failure():
     store, clock, a, b = fleet()
     store.fail_with = StateStoreError("connect timeout")
@@ -39,9 +46,7 @@ def test_counts_kept_while_the_store_was_down_are_added_when_it_answers_and_open
 
 def test_merged_counts_are_added_once():
     store, clock, a, _ = fleet()
-    store.fail_with = StateStoreError("connect timeout")
-    fail_n(a, SERVICE, 2)
-    store.fail_with = None
+    fail_while_unreachable(store, a, 2)
     for _ in range(3):
         clock.advance(RETRY_S + 0.1)
         a.snapshot()
@@ -73,9 +78,7 @@ def test_a_count_whose_write_may_have_landed_is_not_merged_again():
 
 def test_failures_out_of_the_window_when_the_store_returns_are_not_merged():
     store, clock, a, _ = fleet()
-    store.fail_with = StateStoreError("connect timeout")
-    fail_n(a, SERVICE, 2)
-    store.fail_with = None
+    fail_while_unreachable(store, a, 2)
     clock.advance(REGISTRY[SERVICE].breaker.window_seconds + 1)
     a.snapshot()
     assert counted(store) == 0
@@ -83,9 +86,7 @@ def test_failures_out_of_the_window_when_the_store_returns_are_not_merged():
 
 def test_a_throttled_merge_is_kept_for_the_next_answer():
     store, clock, a, _ = fleet()
-    store.fail_with = StateStoreError("connect timeout")
-    fail_n(a, SERVICE, 2)
-    store.fail_with = None
+    fail_while_unreachable(store, a, 2)
     clock.advance(RETRY_S + 0.1)
     calls = {"n": 0}
     real = store.merge_failures
