@@ -2,11 +2,15 @@
 
 An app that must not answer at all (a dead service, a hang that ends, an unreachable upstream) raises
 ``Reset``: the client then sees its connection reset (RST), with no HTTP answer, as from a crashed service.
+
+Connections are kept alive (HTTP/1.1), as API Gateway, DynamoDB and S3 keep them. Werkzeug's own request
+loop closes every one, and a new connection and handler thread per call doubled the chat's tail under load.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import socket
 import struct
@@ -24,7 +28,7 @@ class Reset(ConnectionResetError):
 
 
 class _Handler(WSGIRequestHandler):
-    timeout = 30  # an idle client releases its thread
+    timeout = 30  # an idle kept-alive client releases its thread
     # Headers and body leave in two writes; with Nagle on, delayed ACKs add ~40 ms to every answer.
     disable_nagle_algorithm = True
 
@@ -32,6 +36,61 @@ class _Handler(WSGIRequestHandler):
         environ = super().make_environ()
         environ[STOPPING] = self.server.stopping
         return environ
+
+    def run_wsgi(self) -> None:
+        # Werkzeug's run_wsgi answers "Connection: close", then drains the socket, which on a kept-alive
+        # connection would swallow the client's next request. Here the body is read whole first (bodies in
+        # the local stack are small), so the socket then stands exactly at the next request line.
+        if self.headers.get("Expect", "").lower().strip() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.environ = environ = self.make_environ()
+        if environ.get("wsgi.input_terminated"):  # a chunked body: read to its last chunk, then close
+            self.close_connection = True
+            body = environ["wsgi.input"].read()
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        head: list[Any] = []  # status and headers, set by start_response
+        sent = False
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if exc_info and sent:
+                raise exc_info[1].with_traceback(exc_info[2])  # too late for another status
+            head[:] = [status, headers]
+            return write
+
+        def write(data: bytes) -> None:
+            nonlocal sent
+            if not sent:
+                sent = True
+                status, headers = head
+                code, _, reason = status.partition(" ")
+                self.send_response(int(code), reason)
+                for key, value in headers:
+                    self.send_header(key, value)
+                if not any(key.lower() == "content-length" for key, _ in headers):
+                    self.send_header("Connection", "close")  # the body ends where the connection does
+                self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+
+        try:
+            chunks = self.server.app(environ, start_response)
+            try:
+                for data in chunks:
+                    write(data)
+                if not sent:
+                    write(b"")
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+        except (ConnectionError, TimeoutError) as error:
+            self.connection_dropped(error, environ)
+        except Exception:
+            logger.exception("unhandled error in a local endpoint")  # no path: paths can carry webhook secrets
+            self.close_connection = True
+            if not sent:
+                self.send_error(500)
 
     def log_request(self, *args: Any) -> None:
         pass  # request lines carry webhook paths, i.e. secrets
