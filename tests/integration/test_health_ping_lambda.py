@@ -1,9 +1,9 @@
-"""The health-ping Lambda handler end to end: moto server for the state table, real HTTP for every dependency.
+"""The health-ping Lambda handler end to end: moto server for the state table, the project's simulators for every
+dependency.
 
-A small HTTP server started by the tests stands in for the dependencies: GET /<service>/health for each
-HTTP service, and Bedrock's POST /model/<id>/converse for the LLM. Each can be told to answer, fail
-(503) or hang. The handler runs unchanged with events/scheduled_ping.json; only its clock is replaced
-by one the test moves forward a minute per scheduled run.
+The handler runs unchanged with events/scheduled_ping.json against the simulators (each service's health path,
+Bedrock's Converse), broken through their own fault state; only its clock is replaced by one the test moves forward
+a minute per scheduled run. What reached each simulator is read from its stats and request log.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -40,6 +39,7 @@ EVENT = json.loads((ROOT / "events" / "scheduled_ping.json").read_text(encoding=
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 PERIOD_S = 60.0
 START = 1_800_000_000.0
+HANG_HELD_S = 3.0  # ten times promotions' timeout, and short of the run's bound on a prober (llm's 6 s plus grace)
 
 
 def load_app():
@@ -47,89 +47,6 @@ def load_app():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-class Dependencies(ThreadingHTTPServer):
-    """Every dependency's health endpoint (and Bedrock's Converse) on one loopback port."""
-
-    daemon_threads = True
-    request_queue_size = 64  # nine pings connect at once; the default backlog of 5 drops SYNs under load
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), _DependencyHandler)
-        self.modes = dict.fromkeys(SERVICE_NAMES, "ok")  # ok | down | hang
-        self.hits = dict.fromkeys(SERVICE_NAMES, 0)
-        self.release = threading.Event()
-        self.hangs_over = 0  # hung answers that have ended (released, or after their 5 s)
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def hit(self, service: str) -> str:
-        with self.lock:
-            self.hits[service] += 1
-            return self.modes[service]
-
-
-class _DependencyHandler(BaseHTTPRequestHandler):
-    server: Dependencies
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def _answer(self, status: int, body: dict, headers: dict | None = None) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def _behave(self, service: str) -> bool:
-        mode = self.server.hit(service)
-        if mode == "hang":
-            self.server.release.wait(5)
-            with self.server.lock:
-                self.server.hangs_over += 1
-        return mode != "down"
-
-    def do_GET(self) -> None:
-        service, _, rest = self.path.strip("/").partition("/")
-        if service not in self.server.modes or rest != "health":
-            self._answer(404, {"error": {"code": "not_found"}})
-            return
-        if self._behave(service):
-            self._answer(200, {"status": "healthy"})
-        else:
-            self._answer(503, {"status": "unhealthy"})
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        request = json.loads(self.rfile.read(length) or b"{}")
-        if not self.path.endswith("/converse"):
-            self._answer(404, {"message": "unknown operation"})
-            return
-        if not self._behave("llm"):
-            self._answer(
-                503,
-                {"message": "Bedrock is unable to process your request."},
-                {"x-amzn-ErrorType": "ServiceUnavailableException"},
-            )
-            return
-        assert request["inferenceConfig"]["maxTokens"] == 1  # the ping must stay the cheapest real call
-        self._answer(
-            200,
-            {
-                "output": {"message": {"role": "assistant", "content": [{"text": "OK"}]}},
-                "stopReason": "max_tokens",
-                "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
-                "metrics": {"latencyMs": 5},
-            },
-        )
 
 
 def lambda_context() -> FakeLambdaContext:
@@ -151,23 +68,10 @@ class Clock:
 
 
 @pytest.fixture
-def dependencies():
-    server = Dependencies()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def handler(state_table, dependencies, monkeypatch):
+def handler(state_table, healthy_fleet, monkeypatch):
     """The real handler, with every execution environment (thread) building its pinger on the test clock."""
-    for spec in REGISTRY.values():
-        if spec.kind == "http":
-            monkeypatch.setenv(spec.url_env, f"{dependencies.url}/{spec.name}")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", dependencies.url)
+    for key, value in healthy_fleet.env().items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("BEDROCK_MODEL_ID", MODEL_ID)
     app = load_app()
     clock = Clock()
@@ -216,12 +120,22 @@ def run_minutes(handler, minutes: int) -> dict:
     return report
 
 
-def test_healthy_run_records_every_service_with_ttl_and_publishes_metrics(handler, aws_env, state_table, capsys):
+def test_healthy_run_pings_each_health_path_records_every_service_with_ttl_and_publishes_metrics(
+    handler, fleet, aws_env, state_table, capsys
+):
     report = handler()
     assert report["state_store_ok"] is True
     assert set(report["services"]) == set(SERVICE_NAMES)
     services = report["services"].values()
     assert all(s["ok"] and s["status"] == ServiceStatus.OK and s["circuit"] == "CLOSED" for s in services)
+    for name in SERVICE_NAMES:
+        seen = fleet.requests(name)
+        assert len(seen) == 1, name
+        if REGISTRY[name].kind == "http":
+            assert (seen[0]["method"], seen[0]["path"]) == ("GET", REGISTRY[name].health_path)
+    converse = fleet.requests("llm")[0]
+    assert converse["path"].endswith("/converse")
+    assert converse["json"]["inferenceConfig"]["maxTokens"] == 1  # the ping must stay the cheapest real call
     stored = dynamodb_client(aws_env.url).query(
         TableName=state_table,
         KeyConditionExpression="pk = :pk",
@@ -239,11 +153,9 @@ def test_healthy_run_records_every_service_with_ttl_and_publishes_metrics(handle
         assert doc[PING_LATENCY_METRIC][0] < REGISTRY[name].timeout_ms
 
 
-def test_three_failed_pings_open_the_circuit_and_one_probe_closes_it(
-    handler, dependencies, aws_env, state_table, capsys
-):
+def test_three_failed_pings_open_the_circuit_and_one_probe_closes_it(handler, fleet, aws_env, state_table, capsys):
     spec = REGISTRY["order_service"]
-    dependencies.modes["order_service"] = "down"
+    fleet.set_fault("order_service", "error")
     before = run_minutes(handler, spec.ping_failures_to_open - 1)
     assert before["opened"] == []
     assert before["services"]["order_service"]["circuit"] == "CLOSED"
@@ -253,6 +165,8 @@ def test_three_failed_pings_open_the_circuit_and_one_probe_closes_it(
     assert report["opened"] == ["order_service"]
     assert report["services"]["order_service"]["status"] == ServiceStatus.DOWN
     assert report["services"]["order_service"]["status_code"] == 503
+    failing = spec.ping_failures_to_open
+    assert fleet.stats()["order_service"] == {"calls": failing, "failures": failing}
     stored = circuit(state_table, aws_env.url, "order_service")
     assert stored["state"]["S"] == "OPEN"
     assert stored["reason"]["S"] == "health_ping"
@@ -262,22 +176,20 @@ def test_three_failed_pings_open_the_circuit_and_one_probe_closes_it(
     assert metrics["catalog"][CIRCUIT_OPEN_METRIC] == [0.0]
 
     # Recovered, and the open period is over: the next ping is the fleet's single probe.
-    dependencies.modes["order_service"] = "ok"
+    fleet.clear_faults()
+    fleet.reset_stats()
     handler.clock.now = float(stored["open_until"]["N"])
-    hits_before = dependencies.hits["order_service"]
     recovered = handler()
     assert recovered["probes"] == {"order_service": True}
-    assert dependencies.hits["order_service"] == hits_before + 1
+    assert fleet.stats()["order_service"] == {"calls": 1, "failures": 0}
     closed = circuit(state_table, aws_env.url, "order_service")
     assert closed["state"]["S"] == "CLOSED"
     assert closed["reason"]["S"] == "probe_succeeded"
     assert int(closed["version"]["N"]) == 3  # opened, leased for the probe, closed: nothing else wrote
 
 
-def test_banner_after_more_than_five_minutes_of_llm_down_and_cleared_on_recovery(
-    handler, dependencies, aws_env, state_table
-):
-    dependencies.modes["llm"] = "down"
+def test_banner_after_more_than_five_minutes_of_llm_down_and_cleared_on_recovery(handler, fleet, aws_env, state_table):
+    fleet.set_fault("llm", "error")
     minutes = int(BANNER_AFTER_S // PERIOD_S) + 1  # pings at 0, 1, ... 5 minutes: exactly five minutes down
     quiet = run_minutes(handler, minutes)
     assert quiet["banner"] == "unchanged"
@@ -293,7 +205,7 @@ def test_banner_after_more_than_five_minutes_of_llm_down_and_cleared_on_recovery
     assert banner["message_ja"]["S"] != banner["message_en"]["S"]
     assert "expires_at" in banner
 
-    dependencies.modes["llm"] = "ok"
+    fleet.clear_faults()
     stored = circuit(state_table, aws_env.url, "llm")
     assert stored["state"]["S"] == "OPEN"
     handler.clock.now = float(stored["open_until"]["N"])
@@ -304,8 +216,8 @@ def test_banner_after_more_than_five_minutes_of_llm_down_and_cleared_on_recovery
     assert circuit(state_table, aws_env.url, "llm")["state"]["S"] == "CLOSED"
 
 
-def test_two_overlapping_invocations_leave_consistent_state(handler, dependencies, aws_env, state_table):
-    dependencies.modes["catalog"] = "down"
+def test_two_overlapping_invocations_leave_consistent_state(handler, fleet, aws_env, state_table):
+    fleet.set_fault("catalog", "error")
     rounds = 3
     errors: list[BaseException] = []
     for _ in range(rounds):
@@ -342,18 +254,51 @@ def test_two_overlapping_invocations_leave_consistent_state(handler, dependencie
     assert int(stored["reopen_count"]["N"]) == 1
 
 
-def test_a_hanging_dependency_costs_its_own_timeout_only(handler, dependencies):
-    dependencies.modes["promotions"] = "hang"
+def test_a_hanging_dependency_costs_its_own_timeout_only(handler, fleet):
+    # The simulator holds the call until the fault expires, then resets it: a ping that outwaited its own timeout
+    # would see that reset ("connection"), and one the run abandoned would report no latency.
+    fleet.set_fault("promotions", "hang", expires_in_s=HANG_HELD_S)
     report = handler()
-    hang_still_held = dependencies.hangs_over == 0
     promotions = report["services"]["promotions"]
     assert promotions["ok"] is False
     assert (promotions["failure"], promotions["error_class"]) == ("timeout", "timeout")
     assert report["services"]["catalog"]["ok"] is True
-    # The run came back while the dependency still held its answer: it waited for neither the hang's end nor
-    # its own give-up (an abandoned prober reports no latency), and the ping's own timeout ended it.
-    assert hang_still_held
+    assert promotions["latency_ms"] is not None
     assert promotions["latency_ms"] >= REGISTRY["promotions"].timeout_ms
+    assert fleet.stats()["promotions"] == {"calls": 1, "failures": 1}
+
+
+def test_injected_faults_show_up_as_their_failure_class(handler, fleet, aws_env, state_table):
+    fleet.set_fault("returns_service", "error")
+    fleet.set_fault("order_service", "down")
+    fleet.set_fault("promotions", "throttle")
+    fleet.set_fault("analytics", "hang")
+    fleet.set_fault("llm", "down")
+    report = run_minutes(handler, REGISTRY["returns_service"].ping_failures_to_open)
+    services = report["services"]
+    assert services["returns_service"]["status_code"] == 503
+    assert services["order_service"]["error_class"] == "connection"
+    assert services["order_service"]["status_code"] is None
+    assert services["promotions"]["status_code"] == 429
+    assert services["promotions"]["error_class"] == "throttled"
+    assert services["analytics"]["error_class"] == "timeout"
+    assert services["llm"]["ok"] is False
+    assert services["catalog"]["ok"] is True
+    broken = {"returns_service", "order_service", "promotions", "analytics", "llm"}
+    assert set(report["opened"]) == broken
+    assert {name for name, s in services.items() if s["status"] == ServiceStatus.DOWN} == broken
+    for name in broken:
+        stored = circuit(state_table, aws_env.url, name)
+        assert stored["state"]["S"] == "OPEN", name
+        assert stored["reason"]["S"] == "health_ping", name
+
+    # Faults cleared: the services answer again, and /status says "warn" (recovering, recent errors) not "ok".
+    fleet.clear_faults()
+    recovering = handler()
+    assert all(s["ok"] for s in recovering["services"].values())
+    returns = item(state_table, aws_env.url, HEALTH_PK, "returns_service")
+    assert returns["status"]["S"] == ServiceStatus.WARN
+    assert int(returns["consecutive_failures"]["N"]) == 0
 
 
 def test_state_table_gone_still_pings_and_reports(handler, monkeypatch):
