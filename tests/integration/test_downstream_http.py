@@ -4,13 +4,12 @@ orchestrator sees it, and what the breaker counts. Timeouts come from a registry
 from __future__ import annotations
 
 import dataclasses
-import http.server
-import threading
 import time
-from typing import ClassVar
 
 import pytest
+from werkzeug.wrappers import Request, Response
 
+from local.serving import HttpServer
 from mangaassist.breaker import (
     CircuitBreakers,
     CircuitState,
@@ -206,35 +205,24 @@ def test_a_missing_base_url_is_a_counted_outage(breakers, monkeypatch):
     assert counted(breakers, ORDERS) == 1
 
 
-class _Broken(http.server.BaseHTTPRequestHandler):
+BROKEN_BODIES = {
+    "/customers/c/orders": b"<html>maintenance</html>",
+    "/profiles/c": b'{"customer_id": 42, "points": "many"}',
+    "/products/popular": b'{"items": "none"}',
+}
+
+
+@Request.application
+def broken_service_app(request: Request) -> Response:
     """A service that answers 200 with a body that breaks its contract."""
-
-    bodies: ClassVar[dict[str, bytes]] = {
-        "/customers/c/orders": b"<html>maintenance</html>",
-        "/profiles/c": b'{"customer_id": 42, "points": "many"}',
-        "/products/popular": b'{"items": "none"}',
-    }
-
-    def do_GET(self):
-        body = self.bodies.get(self.path.split("?")[0], b"{}")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+    return Response(BROKEN_BODIES.get(request.path, b"{}"), mimetype="application/json")
 
 
 @pytest.fixture
 def broken_service():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    server = HttpServer(broken_service_app, "broken-service").start()
+    yield server.url
+    server.stop()
 
 
 def test_a_malformed_body_is_a_counted_error(breakers, broken_service):
