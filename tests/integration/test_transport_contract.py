@@ -3,24 +3,24 @@ path, in the health ping and when the raw client's exception reaches the breaker
 metric names follow that kind (`<Prefix>Timeout` for a timeout or a slow call, `<Prefix>Error` otherwise).
 
 The simulators (local/) provide the faults they have (reset, hang, 429, 5xx, a request the service refuses, a slow
-answer); the rest come from sockets set up here: a listener whose backlog is full (a connect that never completes),
-and a server that sends its headers and then stalls or sends a body that breaks the contract.
+answer); the rest are set up here: a listener whose backlog is full (a connect that never completes), and a scripted
+answer on the local stack's HttpServer that sends its headers and then stalls, or sends a body that breaks the
+contract.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import http.server
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import requests
+from werkzeug.wrappers import Request, Response
 
-from local.simulators import SimulatorFleet
+from local.serving import STOPPING, HttpServer, Reset
 from mangaassist.aws_clients import client as shared_client
 from mangaassist.breaker import (
     CircuitBreakers,
@@ -99,63 +99,45 @@ def unanswered_connect() -> Iterator[str]:
         sock.close()
 
 
-class _Scripted(http.server.BaseHTTPRequestHandler):
-    """Answers 200 with ``body``; with ``stall`` set, promises more body than it sends and waits."""
+def scripted_answer(body: bytes, stall: bool) -> Callable[..., Any]:
+    """Answers 200 with ``body``; with ``stall``, promises more body than it sends and holds the rest back until
+    the server stops, then resets the connection."""
 
-    protocol_version = "HTTP/1.1"
-    body: ClassVar[bytes] = b""
-    stall: ClassVar[threading.Event | None] = None
+    @Request.application
+    def answer(request: Request) -> Response:
+        def stalled() -> Iterator[bytes]:
+            yield body
+            request.environ[STOPPING].wait()
+            raise Reset
 
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.body) + (4096 if self.stall else 0)))
-        self.end_headers()
-        self.wfile.write(self.body)
-        self.wfile.flush()
-        if self.stall is not None:
-            self.stall.wait(10)
-            self.close_connection = True
+        promised = len(body) + (4096 if stall else 0)
+        content = stalled() if stall else body
+        return Response(content, 200, {"Content-Length": str(promised)}, mimetype="application/json")
 
-    do_GET = do_POST = _answer
-
-    def log_message(self, *args: Any) -> None:
-        pass
+    return answer
 
 
 @pytest.fixture
 def scripted() -> Iterator[Callable[..., str]]:
-    servers: list[http.server.ThreadingHTTPServer] = []
-    released = threading.Event()
+    servers: list[HttpServer] = []
 
     def start(body: bytes, stall: bool = False) -> str:
-        handler = type("Handler", (_Scripted,), {"body": body, "stall": released if stall else None})
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        servers.append(HttpServer(scripted_answer(body, stall), "scripted-answer").start())
+        return servers[-1].url
 
     yield start
-    released.set()
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
-def fleet() -> Iterator[SimulatorFleet]:
-    with SimulatorFleet([HTTP, LLM]) as running:
-        yield running
+def simulated_services() -> tuple[str, ...]:
+    return (HTTP, LLM)
 
 
 @pytest.fixture(autouse=True)
-def healthy(fleet) -> Iterator[None]:
-    fleet.clear_faults()
+def healthy(healthy_fleet) -> Iterator[None]:
     yield
-    fleet.clear_faults()
     shared_client.cache_clear()
 
 
