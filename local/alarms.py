@@ -248,18 +248,13 @@ def evaluate(name: str, sink: MetricSink, refs: dict[str, Any], now: float | Non
 
 
 def evaluable_alarms(refs: dict[str, Any]) -> list[str]:
-    """Alarms the local evaluator can judge and that notify the alarm topic."""
-    topic = refs.get("AlarmTopic")
+    """Alarms the local evaluator can judge (``evaluate`` refuses the others) and that notify the alarm topic."""
     names = []
-    for name, (_, res) in alarm_definitions().items():
-        if res["Type"] != "AWS::CloudWatch::Alarm":
-            continue
-        props = resolve(res["Properties"], refs)
-        if topic not in props.get("AlarmActions", []) or "ExtendedStatistic" in props:
-            continue
+    for name in alarm_definitions():
         try:
-            evaluate(name, MetricSink(max_datapoints=1), refs)
+            evaluate(name, MetricSink(), refs)
         except (UnsupportedExpressionError, SyntaxError, KeyError):
             continue
-        names.append(name)
+        if refs.get("AlarmTopic") in alarm_properties(name, refs)[1].get("AlarmActions", []):
+            names.append(name)
     return names

@@ -80,8 +80,8 @@ STATISTICS = {
 
 
 class MetricSink:
-    def __init__(self, max_datapoints: int = MAX_DATAPOINTS):
-        self._points: collections.deque[Datapoint] = collections.deque(maxlen=max_datapoints)
+    def __init__(self) -> None:
+        self._points: collections.deque[Datapoint] = collections.deque(maxlen=MAX_DATAPOINTS)
         self._lock = threading.Lock()
 
     def add_line(self, line: str) -> bool:
@@ -98,15 +98,12 @@ class MetricSink:
             points = list(self._points)  # filtered outside the lock: the workers' output threads add meanwhile
         return [p for p in points if since <= p.at < end and (not wanted or p.name in wanted)]
 
-    def values(self, namespace: str, name: str, dimensions: dict[str, str], start: float, end: float) -> list[float]:
-        """Values of one metric (exact dimension set, as CloudWatch matches them) with start <= at < end."""
-        key = tuple(sorted(dimensions.items()))
-        return [p.value for p in self.points(start, end, [name]) if p.namespace == namespace and p.dimensions == key]
-
     def statistic(
         self, stat: str, namespace: str, name: str, dimensions: dict[str, str], start: float, end: float
     ) -> float | None:
-        values = self.values(namespace, name, dimensions, start, end)
+        """``stat`` over one metric's datapoints (exact dimension set, as CloudWatch matches them) in [start, end)."""
+        key = tuple(sorted(dimensions.items()))
+        values = [p.value for p in self.points(start, end, [name]) if p.namespace == namespace and p.dimensions == key]
         if not values or stat not in STATISTICS:
             return None
         return float(STATISTICS[stat](values))
