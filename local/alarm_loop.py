@@ -60,15 +60,12 @@ class AlarmLoop:
         """Until ``stop``: evaluate every ``interval_s`` and notify on OK <-> ALARM changes."""
         while not stop.wait(interval_s):
             for name in self.evaluable:
+                previous = self.states.get(name, "OK")
                 try:
                     evaluation = evaluate(name, self.sink, self.refs)
-                except (UnsupportedExpressionError, KeyError):
-                    continue
-                previous = self.states.get(name, "OK")
-                if evaluation.state in ("OK", "ALARM") and evaluation.state != previous:
-                    try:
+                    if evaluation.state in ("OK", "ALARM") and evaluation.state != previous:
                         self.publish(name, evaluation.state, evaluation.reason)
                         print(f"[local] alarm {name}: {previous} -> {evaluation.state}", flush=True)
-                    except Exception as err:  # keep evaluating the others; moto may be busy or stopping
-                        print(f"[local] could not publish alarm {name}: {err}", flush=True)
+                except Exception as err:  # keep evaluating the others; moto may be busy or stopping
+                    print(f"[local] could not evaluate or publish alarm {name}: {err}", flush=True)
             self.rounds += 1
