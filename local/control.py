@@ -199,7 +199,7 @@ class ControlApi:
                 killed = pool.kill(name)
             except KeyError:
                 continue
-            return 200, {"killed": killed.name, "pid": killed.pid}
+            return 200, {"killed": killed.name, "pid": killed.process.pid}
         return _error(404, "unknown_worker", f"no worker {name}")
 
     def _circuits(self, request: Request) -> tuple[int, Any]:

@@ -229,10 +229,6 @@ class Worker:
         self._pump = threading.Thread(target=self._read_output, args=(on_output,), name=f"out-{name}", daemon=True)
         self._pump.start()
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
     def alive(self) -> bool:
         # ``dead`` too: the socket closes while the kernel tears the process down, before poll() can see it.
         return not self.dead and self.process.poll() is None
@@ -298,7 +294,7 @@ class Worker:
         return {
             "name": self.name,
             "function": self.logical_id,
-            "pid": self.pid,
+            "pid": self.process.pid,
             "alive": self.alive(),
             "busy": self.busy,
             "invocations": self.invocations,
@@ -373,7 +369,7 @@ class WorkerPool:
                 # it, and the next socket pair may reuse the number; that invocation closes it itself.
                 with contextlib.suppress(OSError):
                     dead.conn.close()
-        print(f"[local] {dead.name} (pid {dead.pid}) exited with {dead.process.returncode}; starting a new one")
+        print(f"[local] {dead.name} (pid {dead.process.pid}) exited with {dead.process.returncode}; starting a new one")
         try:
             fresh = self._spawn()
             fresh.wait_ready(READY_TIMEOUT_S)
@@ -402,17 +398,14 @@ class WorkerPool:
                     raise NoWorkerError(self.logical_id)
                 self._cond.wait(min(remaining, 0.2))
 
-    def _release(self, worker: Worker) -> None:
-        with self._cond:
-            worker.busy = False
-            self._cond.notify_all()
-
     def invoke(self, event: dict[str, Any], wait_s: float = 29.0, request_id: str | None = None) -> Outcome:
         worker = self._acquire(wait_s)
         try:
             return worker.invoke(event, self.timeout_s, request_id or str(uuid.uuid4()))
         finally:
-            self._release(worker)
+            with self._cond:
+                worker.busy = False
+                self._cond.notify_all()
 
     def kill(self, name: str) -> Worker:
         with self._cond:
