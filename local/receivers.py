@@ -85,8 +85,7 @@ class Receiver:
     def __init__(self, name: str, respond: Callable[[int, float], CannedResponse], steady_status: int):
         self.name = name
         self._respond = respond
-        self._lock = threading.Lock()
-        self._arrived = threading.Condition(self._lock)
+        self._lock = threading.Condition()  # notified at every arrival
         self._requests: list[ReceivedRequest] = []
         self._steady = respond(steady_status, 0.0)
         self._queue: list[CannedResponse] = []
@@ -106,10 +105,6 @@ class Receiver:
             self._queue = [s if isinstance(s, CannedResponse) else self._respond(s, 0.0) for s in statuses]
         return self
 
-    def _next_response(self) -> CannedResponse:
-        with self._lock:
-            return self._queue.pop(0) if self._queue else self._steady
-
     # -- what arrived ----------------------------------------------------------------------------------------
     @property
     def requests(self) -> list[ReceivedRequest]:
@@ -124,19 +119,9 @@ class Receiver:
             self._requests.clear()
 
     def wait_for(self, count: int, timeout_s: float = 5.0) -> list[ReceivedRequest]:
-        deadline = time.monotonic() + timeout_s
-        with self._arrived:
-            while len(self._requests) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._arrived.wait(remaining)
+        with self._lock:
+            self._lock.wait_for(lambda: len(self._requests) >= count, timeout_s)
             return list(self._requests)
-
-    def _record(self, request: ReceivedRequest) -> None:
-        with self._arrived:
-            self._requests.append(request)
-            self._arrived.notify_all()
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     @property
@@ -145,8 +130,8 @@ class Receiver:
             raise RuntimeError(f"receiver {self.name} is not running")
         return self._server.url
 
-    def start(self, port: int = 0) -> Receiver:
-        self._server = HttpServer(self._app, f"receiver-{self.name}", port=port).start()
+    def start(self) -> Receiver:
+        self._server = HttpServer(self._app, f"receiver-{self.name}").start()
         return self
 
     def stop(self) -> None:
@@ -159,8 +144,10 @@ class Receiver:
         if http.method != "POST":
             return Response("use POST", 405)(environ, start_response)
         request = ReceivedRequest(environ["RAW_URI"], dict(http.headers), http.get_data(), time.time())
-        self._record(request)
-        canned = self._next_response()
+        with self._lock:
+            self._requests.append(request)
+            self._lock.notify_all()
+            canned = self._queue.pop(0) if self._queue else self._steady
         if canned.delay_s:
             time.sleep(canned.delay_s)
         body = canned.body(request) if callable(canned.body) else canned.body
