@@ -314,12 +314,10 @@ def main() -> int:
         print(stack.banner(), flush=True)
         stop.wait()
         print("\nStopping the local stack ...", flush=True)
-    except OSError as err:
-        hint = " (another `make run`? choose one with PORT=...)" if err.errno == errno.EADDRINUSE else ""
-        print(f"the local stack could not start: {err}{hint}", file=sys.stderr, flush=True)
-        return 1
     except Exception as err:
-        print(f"the local stack could not start: {err}", file=sys.stderr, flush=True)
+        busy = getattr(err, "errno", None) == errno.EADDRINUSE
+        hint = " (another `make run`? choose one with PORT=...)" if busy else ""
+        print(f"the local stack could not start: {err}{hint}", file=sys.stderr, flush=True)
         return 1
     finally:
         with contextlib.suppress(Exception):
