@@ -38,6 +38,7 @@ MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
 INTEGRATION_TIMEOUT_S = 29.0  # API Gateway gives up on an integration after 29 s
 BEARER_RE = re.compile(r"^Bearer\s+([A-Za-z0-9._:@+=-]{1,128})$")
 LOCAL_API_ID = "local000001"
+STAGE = "local"  # what requestContext.stage and the event's path prefix say
 JSON = ("Content-Type", "application/json")
 HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "date", "server"}  # the server sets its own
 
@@ -199,13 +200,11 @@ class Front:
         pools: dict[str, WorkerPool],
         control: Callable[[Request], tuple[int, Any]],
         sns_delivery: Callable[[str, bytes], None],
-        stage: str,
         port: int = 0,
     ):
         self.pools = pools
         self.control = control
         self.sns_delivery = sns_delivery
-        self.stage = stage
         self.routes = api_routes()
         self.rate_limiter = RateLimiter()
         self._http = HttpServer(self._app, "front", port=port)  # bound now: the URL is known before start()
@@ -258,7 +257,7 @@ class Front:
             claims = claims_for(route, request.headers.get("Authorization"))
             if route.body_schema is not None and _body_problem(route.body_schema, request.get_data(), request.mimetype):
                 raise GatewayAnswer("BAD_REQUEST_BODY", 400, "Invalid request body")
-            event = proxy_event(route, request, path, claims, self.stage, source_ip, request_id)
+            event = proxy_event(route, request, path, claims, STAGE, source_ip, request_id)
             try:
                 outcome = self.pools[route.function_id].invoke(event, INTEGRATION_TIMEOUT_S, request_id)
             except NoWorkerError:

@@ -134,9 +134,8 @@ class LocalStack:
             "state_store": FaultProxy("state_store", self.moto.url, "dynamodb").start(),
             "faq_store": FaultProxy("faq_store", self.moto.url, "s3").start(),
         }
-        self.front = Front(
-            self.pools, self.control.handle, self.sns_delivery, stage="local", port=config.port
-        )  # bound now, serving once everything is ready
+        # Bound now, so workers know its URL; serving once everything is ready.
+        self.front = Front(self.pools, self.control.handle, self.sns_delivery, port=config.port)
         front_url = self.front.url
 
         refs = local_refs(config.stack_name)
