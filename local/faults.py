@@ -43,10 +43,6 @@ class Fault:
     expires_at: float | None = None  # monotonic time at which the simulator heals by itself
     seed: int = DEFAULT_SEED
 
-    def as_dict(self, now: float) -> dict:
-        remaining = None if self.expires_at is None else max(0.0, round(self.expires_at - now, 3))
-        return {"mode": self.mode, "latency_ms": self.latency_ms, "rate": self.rate, "expires_in_s": remaining}
-
 
 def parse_fault(
     mode: str,
@@ -131,7 +127,9 @@ class FaultState:
         return self._fault
 
     def describe(self) -> dict:
-        return self.current().as_dict(self.clock())
+        fault = self.current()
+        remaining = None if fault.expires_at is None else max(0.0, round(fault.expires_at - self.clock(), 3))
+        return {"mode": fault.mode, "latency_ms": fault.latency_ms, "rate": fault.rate, "expires_in_s": remaining}
 
     def admit(self) -> str:
         """Count one request and decide its fate: the effective mode for this very call.
@@ -144,9 +142,6 @@ class FaultState:
             if fault.mode == "flaky":
                 return "error" if self._rng.random() < fault.rate else "ok"
             return fault.mode
-
-    def latency_s(self) -> float:
-        return self.current().latency_ms / 1000
 
     def failed(self) -> None:
         with self._lock:
@@ -189,7 +184,7 @@ class FaultMiddleware:
             if mode == "hang":
                 self._hang(environ["werkzeug.socket"], stopping)
             raise Reset
-        if mode == "slow" and stopping.wait(faults.latency_s()):
+        if mode == "slow" and stopping.wait(faults.current().latency_ms / 1000):
             raise Reset
         if mode in ("error", "throttle"):
             refusal = self.refuse(environ) if self.refuse else None
