@@ -52,14 +52,8 @@ class SimulatorFleet:
         }
 
     def start(self) -> SimulatorFleet:
-        started = []
-        try:
-            for server in self.servers.values():
-                started.append(server.start())
-        except OSError:
-            for server in started:
-                server.stop()
-            raise
+        for server in self.servers.values():
+            server.start()
         return self
 
     def stop(self) -> None:

@@ -124,33 +124,21 @@ class SimulatorServer:
     ):
         self.service = service
         self.verifier = verifier  # None: the service takes unsigned calls (Bedrock's simulator, test doubles)
-        self.host = host
-        self.port = port
         self.faulty = FaultMiddleware(self._serve, lambda mode: _http(service.fault_response(mode)), self._refuse)
         self.faults = self.faulty.faults
         routes = [route("GET", "/health", service.health), *service.routes()]
         self._routes = Map(routes, strict_slashes=False, merge_slashes=False).bind(service.name)
         self._requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._lock = threading.Lock()
-        self._http: HttpServer | None = None
-
-    @property
-    def name(self) -> str:
-        return self.service.name
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        self._http = HttpServer(self._app, f"sim-{service.name}", host, port)  # bound now: a busy port raises here
+        self.url = self._http.url
 
     def start(self) -> SimulatorServer:
-        self._http = HttpServer(self._app, f"sim-{self.name}", self.host, self.port).start()
-        self.port = int(self._http.url.rsplit(":", 1)[1])
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        http, self._http = self._http, None
-        if http is not None:
-            http.stop()
+        self._http.stop()
 
     # ------------------------------------------------------------------ WSGI
 
@@ -195,7 +183,7 @@ class SimulatorServer:
         except HttpError as err:
             return self.service.error_response(err.status, err.code, err.message)
         except Exception:
-            logger.exception("simulator %s failed on %s %s", self.name, request.method, request.raw_path)
+            logger.exception("simulator %s failed on %s %s", self.service.name, request.method, request.raw_path)
             return self.service.error_response(500, "internal_error", "the simulator failed")
 
     def log_request(self, request: SimRequest) -> None:
