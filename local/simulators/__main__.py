@@ -15,7 +15,6 @@ from mangaassist.registry import SERVICE_NAMES
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.simulators", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
         "--base-port",
         type=int,
@@ -28,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     ports = {name: args.base_port + i for i, name in enumerate(SERVICE_NAMES)} if args.base_port else None
-    fleet = SimulatorFleet(host=args.host, ports=ports).start()
+    fleet = SimulatorFleet(ports=ports).start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

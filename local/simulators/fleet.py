@@ -28,7 +28,6 @@ class SimulatorFleet:
         self,
         services: Iterable[str] = SERVICE_NAMES,
         *,
-        host: str = "127.0.0.1",
         ports: dict[str, int] | None = None,
     ):
         self.store = SampleStore.load()
@@ -44,7 +43,6 @@ class SimulatorFleet:
         self.servers: dict[str, SimulatorServer] = {
             name: SimulatorServer(
                 available[name],
-                host=host,
                 port=ports.get(name, 0),
                 verifier=verifier if REGISTRY[name].kind == "http" else None,
             )
@@ -84,9 +82,6 @@ class SimulatorFleet:
     def set_fault(self, service: str, mode: str, **kwargs: Any) -> dict[str, Any]:
         """Same semantics as POST /_sim/fault: mode, latency_ms, rate, expires_in_s, seed."""
         return self.server(service).faults.configure(mode, **kwargs)
-
-    def fault(self, service: str) -> dict[str, Any]:
-        return self.server(service).faults.describe()
 
     def clear_faults(self) -> None:
         for server in self.servers.values():

@@ -119,9 +119,7 @@ class SimService:
 class SimulatorServer:
     """A SimService behind the fault middleware, served on 127.0.0.1 with its own fault state and /_sim API."""
 
-    def __init__(
-        self, service: SimService, host: str = "127.0.0.1", port: int = 0, verifier: SigV4Verifier | None = None
-    ):
+    def __init__(self, service: SimService, port: int = 0, verifier: SigV4Verifier | None = None):
         self.service = service
         self.verifier = verifier  # None: the service takes unsigned calls (Bedrock's simulator, test doubles)
         self.faulty = FaultMiddleware(self._serve, lambda mode: _http(service.fault_response(mode)), self._refuse)
@@ -130,7 +128,7 @@ class SimulatorServer:
         self._routes = Map(routes, strict_slashes=False, merge_slashes=False).bind(service.name)
         self._requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._lock = threading.Lock()
-        self._http = HttpServer(self._app, f"sim-{service.name}", host, port)  # bound now: a busy port raises here
+        self._http = HttpServer(self._app, f"sim-{service.name}", port=port)  # bound now: a busy port raises here
         self.url = self._http.url
 
     def start(self) -> SimulatorServer:

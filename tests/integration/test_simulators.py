@@ -256,7 +256,7 @@ def test_a_fault_expires_back_to_ok(http, fleet):
     assert get(http, fleet, "returns_service", "/customers/cust-0001/returns").status_code == 503
     time.sleep(0.35)
     assert get(http, fleet, "returns_service", "/customers/cust-0001/returns").status_code == 200
-    assert fleet.fault("returns_service")["mode"] == "ok"
+    assert fleet.server("returns_service").faults.describe()["mode"] == "ok"
 
 
 def test_faults_break_health_checks_too_and_stay_per_service(http, fleet):
