@@ -37,6 +37,7 @@ from local.alarms import STATES, AlarmNotFoundError, UnsupportedExpressionError
 from local.faults import FaultSpecError, fault_request
 from mangaassist.health import BannerInputError, HealthStoreError, operator_banner
 from mangaassist.registry import service
+from scripts.banner import apply as banner_command
 
 if TYPE_CHECKING:
     from local.run import LocalStack
@@ -66,10 +67,6 @@ ROUTES = Map(
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, Any]]:
     return status, {"error": {"code": code, "message": message}}
-
-
-def _described(banner: Any | None) -> dict[str, str] | None:
-    return None if banner is None else banner.as_dict()
 
 
 def _json_object(request: Request) -> dict[str, Any] | None:
@@ -208,8 +205,7 @@ class ControlApi:
         return 200, self.stack.circuits.circuits()
 
     def _banner(self, request: Request) -> tuple[int, Any]:
-        store = self.stack.circuits.health_store()
-        now = time.time()
+        now, banner = time.time(), None
         try:
             if request.method == "POST":
                 spec = _json_object(request)
@@ -231,17 +227,12 @@ class ControlApi:
                     now=now,
                     posted_by=str(spec.get("posted_by") or "local"),
                 )
-                result = {"posted": banner.as_dict(), "replaced": _described(store.put_operator_banner(banner))}
-            elif request.method == "DELETE":
-                result = {"cleared": _described(store.clear_operator_banner())}
-            else:
-                result = {"operator_banner": _described(store.get_operator_banner())}
-            result["customers_see"] = store.load_banners().customers_see(time.time())
+            command = {"POST": "post", "DELETE": "clear"}.get(request.method, "show")
+            return 200, banner_command(command, self.stack.circuits.health_store(), time.time, banner)
         except BannerInputError as err:
             return _error(400, "bad_banner", f"nothing was written: {err}")
         except HealthStoreError as err:
             return _error(502, "state_table_unavailable", str(err))
-        return 200, result
 
     def _runbook(self, request: Request, name: str) -> tuple[int, Any]:
         page = RUNBOOKS / name

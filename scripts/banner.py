@@ -82,6 +82,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, store: HealthStore, clock: Callable[[], float]) -> dict[str, Any]:
     now = clock()
+    banner = None
     if args.command == "post":
         expires_at = now + duration_s(args.expires_in) if args.expires_in else instant(args.until)
         banner = operator_banner(
@@ -92,9 +93,14 @@ def run(args: argparse.Namespace, store: HealthStore, clock: Callable[[], float]
             now=now,
             posted_by=args.by,
         )
-        replaced = store.put_operator_banner(banner)
-        result = {"posted": describe(banner), "replaced": describe(replaced)}
-    elif args.command == "clear":
+    return apply(args.command, store, clock, banner)
+
+
+def apply(command: str, store: HealthStore, clock: Callable[[], float], banner: Any = None) -> dict[str, Any]:
+    """Post ``banner``, clear or show, then what customers see: this CLI's answer and /_local/banner's."""
+    if command == "post":
+        result = {"posted": describe(banner), "replaced": describe(store.put_operator_banner(banner))}
+    elif command == "clear":
         result = {"cleared": describe(store.clear_operator_banner())}
     else:
         result = {"operator_banner": describe(store.get_operator_banner())}
