@@ -37,12 +37,13 @@ from local.provision import REGION, aws_client, function_env, local_refs, provis
 from local.receivers import Receiver, pagerduty_receiver, slack_receiver
 from local.simulators import SimulatorFleet
 from local.sns import lambda_event
-from local.template_resources import function_properties, resource
+from local.template_resources import ROOT, function_properties, resource
 from local.workers import TIME_SCALE_ENV, Outcome, WorkerPool
 
 CHAT = "ChatFunction"
 HEALTH_PING = "HealthPingFunction"
 ALARM_RELAY = "AlarmRelayFunction"
+SCHEDULED_EVENT = ROOT / "events" / "scheduled_ping.json"
 SLACK_WEBHOOK_PATH = "/services/TLOCAL000/BLOCAL000/localwebhook"
 PAGERDUTY_ROUTING_KEY = "local-routing-key-00000000000000"  # what the local receiver is sent; not a secret
 # Fields every Powertools log line carries: the console shows a warning's own fields only.
@@ -253,19 +254,10 @@ class LocalStack:
 
     def ping(self, trigger: str = "schedule") -> Outcome:
         rule = next(iter(resource(HEALTH_PING)["Properties"].get("Events", {})), "schedule")
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": self.refs["AWS::AccountId"],
-            "time": iso(time.time()),
-            "region": REGION,
-            "resources": [f"arn:aws:events:{REGION}:{self.refs['AWS::AccountId']}:rule/{self.config.stack_name}-{rule}"]
-            if trigger == "schedule"
-            else [],
-            "detail": {},
-        }
+        arn = f"arn:aws:events:{REGION}:{self.refs['AWS::AccountId']}:rule/{self.config.stack_name}-{rule}"
+        # The sample `sam local invoke` sends (same account and region), as this run's rule fires it now.
+        event = json.loads(SCHEDULED_EVENT.read_text(encoding="utf-8"))
+        event.update(id=str(uuid.uuid4()), time=iso(time.time()), resources=[arn] if trigger == "schedule" else [])
         return self.pools[HEALTH_PING].invoke(event, wait_s=60.0)
 
     def _ping_schedule(self) -> None:
