@@ -146,10 +146,9 @@ def child_main(logical_id: str) -> int:
     conn = Connection(int(os.environ[FD_ENV]))
     props = function_properties(logical_id)
     scale = float(os.getenv(TIME_SCALE_ENV, "1") or 1)
-    started = time.perf_counter()
     module, handler = load_handler(props["CodeUri"], props["Handler"])
     prepare_environment(logical_id, module, scale)
-    send_frame(conn, {"type": "ready", "init_ms": round((time.perf_counter() - started) * 1000, 1)})
+    send_frame(conn, {"type": "ready"})
     function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
     timeout_s = float(props.get("Timeout", 3))
     while True:
@@ -204,7 +203,6 @@ class Worker:
         self.dead = False
         self.last_used = 0.0
         self.started_at = time.time()
-        self.init_ms: float | None = None
         parent_sock, child_sock = socket.socketpair()
         self.conn = Connection(parent_sock.detach())
         child_env = {
@@ -246,7 +244,6 @@ class Worker:
         if not message or message.get("type") != "ready":
             self.kill()
             raise RuntimeError(f"worker {self.name} ({self.logical_id}) did not start; see its log")
-        self.init_ms = message.get("init_ms")
 
     def invoke(self, event: dict[str, Any], timeout_s: float, request_id: str) -> Outcome:
         self.invocations += 1
@@ -298,7 +295,6 @@ class Worker:
             "alive": self.alive(),
             "busy": self.busy,
             "invocations": self.invocations,
-            "init_ms": self.init_ms,
             "started_at": self.started_at,
         }
 
