@@ -61,10 +61,7 @@ class FaultProxy:
         self.faulty = FaultMiddleware(self._forward, ERROR_SHAPES[error_shape])
         self.faults = self.faulty.faults
         self._http = HttpServer(self.faulty, f"proxy-{name}")
-
-    @property
-    def url(self) -> str:
-        return self._http.url
+        self.url = self._http.url
 
     def start(self) -> FaultProxy:
         self._http.start()
