@@ -156,11 +156,10 @@ class LocalStack:
             # The local Slack stand-in is the only webhook the local relay may post to.
             "SLACK_WEBHOOK_PREFIX": self.receivers["slack"].url + "/services/",
         }
-        sizes = {CHAT: config.workers, HEALTH_PING: 1, ALARM_RELAY: 1}
-        prefixes = {CHAT: "chat", HEALTH_PING: "health-ping", ALARM_RELAY: "alarm-relay"}
-        for logical_id, size in sizes.items():
+        pools = {CHAT: ("chat", config.workers), HEALTH_PING: ("health-ping", 1), ALARM_RELAY: ("alarm-relay", 1)}
+        for logical_id, (prefix, size) in pools.items():
             props = function_properties(logical_id)
-            name = f"{config.stack_name}-{prefixes[logical_id]}"
+            name = f"{config.stack_name}-{prefix}"
             overrides = {
                 **common,
                 "AWS_LAMBDA_FUNCTION_NAME": name,
@@ -170,7 +169,7 @@ class LocalStack:
             }
             env = {**os.environ, **function_env(logical_id, refs, overrides)}
             self.pools[logical_id] = WorkerPool(
-                logical_id, prefixes[logical_id], size, env, float(props.get("Timeout", 3)), self._on_output
+                logical_id, prefix, size, env, float(props.get("Timeout", 3)), self._on_output
             ).spawn()
 
         self.moto.start()
