@@ -189,23 +189,18 @@ class Evaluation:
 
 
 def _value_in_window(props: dict[str, Any], sink: MetricSink, start: float, end: float) -> float | None:
-    if "Metrics" not in props:
-        dims = {d["Name"]: str(d["Value"]) for d in props.get("Dimensions") or []}
-        return sink.statistic(props["Statistic"], props["Namespace"], props["MetricName"], dims, start, end)
+    # A single-metric alarm is one metric query whose metric is the alarm's own properties.
+    queries = props.get("Metrics") or [{"Id": "m", "MetricStat": {"Metric": props, "Stat": props["Statistic"]}}]
     values: dict[str, float | None] = {}
-    expressions = []
-    for query in props["Metrics"]:
-        if "MetricStat" in query:
-            stat = query["MetricStat"]
-            dims = {d["Name"]: str(d["Value"]) for d in stat["Metric"].get("Dimensions") or []}
-            values[query["Id"]] = sink.statistic(
-                stat["Stat"], stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], dims, start, end
-            )
-        else:
-            expressions.append(query)
-    for query in expressions:  # the template lists expressions after the metrics they read
-        values[query["Id"]] = evaluate_expression(query["Expression"], values)
-    returned = [q for q in props["Metrics"] if q.get("ReturnData", True)]
+    # Metrics first, then expressions in the template's order (an expression may read one listed before it).
+    for query in sorted(queries, key=lambda q: "MetricStat" not in q):
+        if "Expression" in query:
+            values[query["Id"]] = evaluate_expression(query["Expression"], values)
+            continue
+        stat, metric = query["MetricStat"], query["MetricStat"]["Metric"]
+        dims = {d["Name"]: str(d["Value"]) for d in metric.get("Dimensions") or []}
+        values[query["Id"]] = sink.statistic(stat["Stat"], metric["Namespace"], metric["MetricName"], dims, start, end)
+    returned = [q for q in queries if q.get("ReturnData", True)]
     return values.get(returned[0]["Id"]) if returned else None
 
 
