@@ -192,11 +192,9 @@ class ControlApi:
 
     def _kill_worker(self, request: Request, name: str) -> tuple[int, Any]:
         for pool in self.stack.pools.values():
-            try:
-                killed = pool.kill(name)
-            except KeyError:
-                continue
-            return 200, {"killed": killed.name, "pid": killed.process.pid}
+            killed = pool.kill(name)
+            if killed is not None:
+                return 200, {"killed": killed.name, "pid": killed.process.pid}
         return _error(404, "unknown_worker", f"no worker {name}")
 
     def _circuits(self, request: Request) -> tuple[int, Any]:

@@ -403,12 +403,12 @@ class WorkerPool:
                 worker.busy = False
                 self._cond.notify_all()
 
-    def kill(self, name: str) -> Worker:
+    def kill(self, name: str) -> Worker | None:
+        """SIGKILL to this pool's worker ``name``; that worker, or None when the pool has no such worker."""
         with self._cond:
             worker = next((w for w in self.workers if w.name == name), None)
-        if worker is None:
-            raise KeyError(name)
-        worker.kill()
+        if worker is not None:
+            worker.kill()
         return worker
 
     def describe(self) -> list[dict[str, Any]]:
