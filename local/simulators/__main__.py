@@ -34,8 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # One line, so a script can read exactly one line and parse it.
         print(json.dumps(fleet.env() if args.env else fleet.urls()), flush=True)
-        while not stop.wait(0.5):
-            pass
+        stop.wait()
     finally:
         fleet.stop()
     return 0
