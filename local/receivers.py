@@ -9,6 +9,7 @@ is exercised as in production.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -174,11 +175,8 @@ def main() -> None:
     with slack_receiver() as slack, pagerduty_receiver() as pager:
         print(f"slack webhook base: {slack.url}/services/...", flush=True)
         print(f"PAGERDUTY_EVENTS_URL={pager.url}/v2/enqueue", flush=True)
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
 
 
 if __name__ == "__main__":
