@@ -37,8 +37,7 @@ class CatalogService(StoreService):
         query = normalize(req.args.get("q", ""))
         if not query:
             raise HttpError(400, "bad_parameter", "q is required")
-        lang = req.args.get("lang") or "en"
-        if lang not in ("ja", "en"):
+        if (req.args.get("lang") or "en") not in ("ja", "en"):  # both languages get the same records
             raise HttpError(400, "bad_parameter", "lang must be ja or en")
         limit = req.int_arg("limit", DEFAULT_LIMIT)
         scored = []
@@ -130,8 +129,7 @@ class PromotionsService(StoreService):
         return [route("GET", "/promotions", self.promotions)]
 
     def promotions(self, req: SimRequest) -> SimResponse:
-        lang = req.args.get("lang") or "en"
-        if lang not in ("ja", "en"):
+        if (req.args.get("lang") or "en") not in ("ja", "en"):  # both languages get the same records
             raise HttpError(400, "bad_parameter", "lang must be ja or en")
         profile = self.store.profiles.get(req.args.get("customer_id") or "")
         genres = set(profile["favorite_genres"]) if profile else set()
