@@ -21,7 +21,6 @@ from local.template_resources import (
     dynamodb_create_table_args,
     dynamodb_ttl_attribute,
     function_environment,
-    parameter_default,
     resolve,
     resource,
     resources_of_type,
@@ -55,9 +54,8 @@ def local_refs(stack_name: str) -> LocalRefs:
             "AWS::NoValue": None,
         }
     )
-    for name in template().get("Parameters", {}):
-        default = parameter_default(name)
-        refs[name] = "" if default is None else default
+    for name, parameter in template().get("Parameters", {}).items():
+        refs[name] = parameter.get("Default", "")
     for logical_id in _table_ids():
         refs[logical_id] = resolve(
             resource(logical_id)["Properties"].get("TableName", f"{stack_name}-{logical_id}"), refs

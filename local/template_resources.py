@@ -62,12 +62,8 @@ def dynamodb_ttl_attribute(logical_id: str) -> str | None:
     return spec.get("AttributeName") if spec.get("Enabled", True) else None
 
 
-# ---------------------------------------------------------------- functions, parameters, alarms, API responses
+# ---------------------------------------------------------------- functions, alarms, API responses
 # Read by the local stack (local/run.py) so that what it wires up is what the template declares.
-
-
-def parameter_default(name: str) -> Any:
-    return template()["Parameters"][name].get("Default")
 
 
 def function_properties(logical_id: str) -> dict[str, Any]:
