@@ -23,13 +23,6 @@ CAPABILITY_WORDS = {
 WIDTH = 75
 
 
-def fetch_status(url: str) -> dict[str, Any]:
-    status_url = f"{url.rstrip('/')}/status"
-    request = urllib.request.Request(status_url, headers={"Accept": "application/json"})  # noqa: S310 - user's URL
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.load(response)
-
-
 def _paint(text: str, code: str, color: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if color else text
 
@@ -82,11 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the /status body as JSON")
     args = parser.parse_args(argv)
     color = sys.stdout.isatty() and not os.getenv("NO_COLOR")
+    status_url = f"{args.url.rstrip('/')}/status"
     while True:
         try:
-            body = fetch_status(args.url)
+            request = urllib.request.Request(status_url, headers={"Accept": "application/json"})  # noqa: S310
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the user's URL
+                body = json.load(response)
         except (urllib.error.URLError, OSError, ValueError) as err:
-            print(f"cannot read {args.url}/status ({err}); is the stack running? Start it with `make run`.")
+            print(f"cannot read {status_url} ({err}); is the stack running? Start it with `make run`.")
             return 1
         output = json.dumps(body, indent=2, ensure_ascii=False) if args.json else render(body, color)
         if args.watch and color:
