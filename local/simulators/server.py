@@ -25,13 +25,6 @@ logger = logging.getLogger("local.simulators")
 CONTROL_PREFIX = "/_sim/"
 MAX_BODY_BYTES = 1 << 20
 REQUEST_LOG_SIZE = 200
-CONTROL_ROUTES = Map(
-    [
-        Rule("/_sim/fault", endpoint="fault", methods=["GET", "POST", "DELETE"]),
-        Rule("/_sim/stats", endpoint="stats", methods=["GET", "DELETE"]),
-        Rule("/_sim/requests", endpoint="requests", methods=["GET"]),
-    ]
-).bind("sim")
 
 
 class HttpError(Exception):
@@ -124,7 +117,14 @@ class SimulatorServer:
         self.verifier = verifier  # None: the service takes unsigned calls (Bedrock's simulator, test doubles)
         self.faulty = FaultMiddleware(self._serve, lambda mode: _http(service.fault_response(mode)), self._refuse)
         self.faults = self.faulty.faults
-        routes = [route("GET", "/health", service.health), *service.routes()]
+        routes = [
+            route("GET", "/health", service.health),
+            *service.routes(),
+            # The /_sim control API: its calls pass no fault, signature check or request log (see _app).
+            Rule("/_sim/fault", endpoint=self._sim_fault, methods=["GET", "POST", "DELETE"]),
+            Rule("/_sim/stats", endpoint=self._sim_stats, methods=["GET", "DELETE"]),
+            route("GET", "/_sim/requests", lambda _req: SimResponse(200, {"requests": self.requests()})),
+        ]
         self._routes = Map(routes, strict_slashes=False, merge_slashes=False).bind(service.name)
         self._requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=REQUEST_LOG_SIZE)
         self._lock = threading.Lock()
@@ -142,7 +142,7 @@ class SimulatorServer:
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ["PATH_INFO"].startswith(CONTROL_PREFIX):
-            return _http(self.control(Request(environ)))(environ, start_response)
+            return _http(self.handle(SimRequest(environ)))(environ, start_response)
         return self.faulty(environ, start_response)
 
     def _arrived(self, request: SimRequest) -> SimResponse | None:
@@ -204,28 +204,20 @@ class SimulatorServer:
 
     # ------------------------------------------------------------------ the /_sim control API
 
-    def control(self, request: Request) -> SimResponse:
-        method, path = request.method, request.path
-        try:
-            action, _ = CONTROL_ROUTES.match(path, method)
-        except NotFound:
-            return SimResponse(404, error_body("not_found", f"no control route {path}"))
-        except MethodNotAllowed:
-            return SimResponse(405, error_body("method_not_allowed", f"{method} not allowed on {path}"))
-        if action == "requests":
-            return SimResponse(200, {"requests": self.requests()})
-        if action == "stats":
-            if method == "DELETE":
-                self.reset_stats()
-            return SimResponse(200, self.faults.stats())
-        if method == "POST":
+    def _sim_fault(self, request: SimRequest) -> SimResponse:
+        if request.method == "POST":
             try:
                 self.faults.configure(**fault_request(request.get_data()))
             except FaultSpecError as err:
-                return SimResponse(400, error_body("bad_fault", str(err)))
-        elif method == "DELETE":
+                raise HttpError(400, "bad_fault", str(err)) from err
+        elif request.method == "DELETE":
             self.faults.clear()
         return SimResponse(200, {"fault": self.faults.describe()})
+
+    def _sim_stats(self, request: SimRequest) -> SimResponse:
+        if request.method == "DELETE":
+            self.reset_stats()
+        return SimResponse(200, self.faults.stats())
 
 
 def _http(response: SimResponse) -> Response:
