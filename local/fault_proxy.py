@@ -55,7 +55,6 @@ class FaultProxy:
     """Forwards every request to ``upstream`` (Werkzeug's proxy, the Host header kept) unless a fault says otherwise."""
 
     def __init__(self, name: str, upstream: str, error_shape: str):
-        self.name = name
         self._target = {"target": upstream, "host": None, "remove_prefix": False, "headers": {}, "ssl_context": None}
         self._proxy = ProxyMiddleware(None, {}, timeout=60)
         self.faulty = FaultMiddleware(self._forward, ERROR_SHAPES[error_shape])
