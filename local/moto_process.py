@@ -45,11 +45,10 @@ class MotoServer:
 
     def start(self, timeout_s: float = 20.0) -> MotoServer:
         self.port = self.port or free_port()
-        env = {**os.environ, **FAKE_CREDENTIALS}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH", "")]))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local.moto_atomic", "-H", "127.0.0.1", "-p", str(self.port)],
-            env=env,
+            cwd=_ROOT,  # where `-m local.moto_atomic` is found, whatever the caller's directory and PYTHONPATH
+            env={**os.environ, **FAKE_CREDENTIALS},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
