@@ -120,7 +120,6 @@ def proxy_event(
     request: Request,
     path: str,
     claims: dict[str, str] | None,
-    stage: str,
     source_ip: str,
     request_id: str,
 ) -> dict[str, Any]:
@@ -142,8 +141,8 @@ def proxy_event(
         "resourceId": "local",
         "resourcePath": route.path,
         "httpMethod": method,
-        "path": f"/{stage}{path}",
-        "stage": stage,
+        "path": f"/{STAGE}{path}",
+        "stage": STAGE,
         "protocol": "HTTP/1.1",
         "domainName": single_headers.get("Host", "127.0.0.1"),
         "requestId": request_id,
@@ -256,7 +255,7 @@ class Front:
             claims = claims_for(route, request.headers.get("Authorization"))
             if route.body_schema is not None and _body_problem(route.body_schema, request.get_data(), request.mimetype):
                 raise GatewayAnswer("BAD_REQUEST_BODY", 400, "Invalid request body")
-            event = proxy_event(route, request, path, claims, STAGE, source_ip, request_id)
+            event = proxy_event(route, request, path, claims, source_ip, request_id)
             try:
                 outcome = self.pools[route.function_id].invoke(event, INTEGRATION_TIMEOUT_S, request_id)
             except NoWorkerError:

@@ -160,7 +160,7 @@ def test_the_guest_chat_route_takes_no_token_and_validates_like_chat():
     assert claims_for(guest, "Bearer cust-0007") is None
     assert claims_for(guest, "Basic dXNlcg==") is None
     request = api_request("/chat/guest", b'{"message": "hi"}')
-    event = proxy_event(guest, request, "/chat/guest", None, "local", "127.0.0.1", "r")
+    event = proxy_event(guest, request, "/chat/guest", None, "127.0.0.1", "r")
     assert event["resource"] == event["path"] == "/chat/guest"
     assert "authorizer" not in event["requestContext"]
 
@@ -179,7 +179,7 @@ def test_proxy_event_shape():
         [("lang", "ja"), ("lang", "en")],
         [("Content-Type", "application/json"), ("X-Tag", "a"), ("X-Tag", "b")],
     )
-    event = proxy_event(chat, request, "/chat", {"sub": "cust-0001"}, "local", "127.0.0.1", "req-1")
+    event = proxy_event(chat, request, "/chat", {"sub": "cust-0001"}, "127.0.0.1", "req-1")
     assert event["resource"] == "/chat"
     assert event["requestContext"]["authorizer"]["claims"]["sub"] == "cust-0001"
     assert event["requestContext"]["path"] == "/local/chat"
@@ -187,7 +187,7 @@ def test_proxy_event_shape():
     assert event["multiValueQueryStringParameters"] == {"lang": ["ja", "en"]}
     assert event["multiValueHeaders"]["X-Tag"] == ["a, b"]  # WSGI hands a repeated header over joined
     assert json.loads(event["body"]) == {"message": "こんにちは"}
-    binary = proxy_event(chat, api_request("/chat", b"\xff\xfe"), "/chat", None, "local", "127.0.0.1", "req-2")
+    binary = proxy_event(chat, api_request("/chat", b"\xff\xfe"), "/chat", None, "127.0.0.1", "req-2")
     assert binary["isBase64Encoded"] is True
     assert base64.b64decode(binary["body"]) == b"\xff\xfe"
     assert "authorizer" not in binary["requestContext"]
