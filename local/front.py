@@ -260,11 +260,10 @@ class Front:
                 outcome = self.pools[route.function_id].invoke(event, INTEGRATION_TIMEOUT_S, request_id)
             except NoWorkerError:
                 raise GatewayAnswer("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out") from None
-            extra = [("X-Local-Worker", outcome.worker)]
             if outcome.kind != "ok":
                 print(f"[front] {method} {path} -> {outcome.kind} on {outcome.worker}: {outcome.error}")
             status, headers, payload = http_answer(outcome)
+            headers.append(("X-Local-Worker", outcome.worker))  # only on the function's own answers
         except GatewayAnswer as answer:
             status, headers, payload = answer.status, [*answer.headers.items(), JSON], answer.body
-            extra = []
-        return status, [*headers, *extra, ("x-amzn-RequestId", request_id)], payload
+        return status, [*headers, ("x-amzn-RequestId", request_id)], payload
