@@ -24,12 +24,7 @@ def endpoint_env(service: str) -> str:
 class SimulatorFleet:
     """One SimulatorServer per registry service, each on its own 127.0.0.1 port."""
 
-    def __init__(
-        self,
-        services: Iterable[str] = SERVICE_NAMES,
-        *,
-        ports: dict[str, int] | None = None,
-    ):
+    def __init__(self, services: Iterable[str] = SERVICE_NAMES, *, ports: dict[str, int] | None = None):
         self.store = SampleStore.load()
         available: dict[str, SimService] = {svc.name: svc for svc in store_services(self.store)}
         available["llm"] = BedrockConverseService()
