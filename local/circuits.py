@@ -50,7 +50,7 @@ class CircuitAdmin:
         self.forget_llm_budgets()
         return changed
 
-    def forget_llm_budgets(self) -> int:
+    def forget_llm_budgets(self) -> None:
         """Delete every per-client Bedrock budget counter: a fresh fleet owes nobody's earlier scenario a budget."""
         pages = self.dynamodb.get_paginator("scan").paginate(
             TableName=self.table,
@@ -58,7 +58,6 @@ class CircuitAdmin:
             ExpressionAttributeValues={":prefix": {"S": LLM_BUDGET_PK_PREFIX}},
             ProjectionExpression="pk, sk",
         )
-        keys = [item for page in pages for item in page["Items"]]
-        for key in keys:
-            self.dynamodb.delete_item(TableName=self.table, Key=key)
-        return len(keys)
+        for page in pages:
+            for key in page["Items"]:
+                self.dynamodb.delete_item(TableName=self.table, Key=key)
