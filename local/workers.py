@@ -159,22 +159,19 @@ def child_main(logical_id: str) -> int:
             function_name=function_name,
             memory_limit_in_mb=int(props.get("MemorySize", 128)),
             invoked_function_arn=f"arn:aws:lambda:{os.environ['AWS_REGION']}:123456789012:function:{function_name}",
-            aws_request_id=message.get("request_id") or str(uuid.uuid4()),
+            aws_request_id=message["request_id"],  # the pool always sends one
             log_group_name=os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", ""),
             log_stream_name=os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", ""),
             deadline=time.monotonic() + timeout_s,
         )
         try:
             result = handler(message["event"], context)
-            reply = {"type": "result", "ok": True, "result": result}
+            reply = {"ok": True, "result": result}
         except Exception as exc:  # what the Lambda runtime reports as a function error
             trace = traceback.format_exception(exc)
             print(json.dumps({"level": "ERROR", "message": "unhandled_exception", "errorType": type(exc).__name__}))
-            reply = {
-                "type": "result",
-                "ok": False,
-                "error": {"errorType": type(exc).__name__, "errorMessage": str(exc)[:500], "stackTrace": trace},
-            }
+            error = {"errorType": type(exc).__name__, "errorMessage": str(exc)[:500], "stackTrace": trace}
+            reply = {"ok": False, "error": error}
         sys.stdout.flush()
         send_frame(conn, reply)
 
