@@ -100,7 +100,8 @@ def gateway_response(api_logical_id: str, response_type: str) -> tuple[int | Non
 
 def resolve(value: Any, refs: dict[str, Any]) -> Any:
     """Resolve Ref, Fn::Sub and Fn::GetAtt against ``refs`` (logical ids, parameters, "AWS::..." pseudo
-    parameters and "Id.Attr" attributes); raises KeyError for anything ``refs`` does not know."""
+    parameters and "Id.Attr" attributes); raises KeyError for a name ``refs`` does not know. A ``LocalRefs``
+    answers every Ref and GetAtt (an unknown name with itself); only a Fn::Sub name can still raise."""
     if isinstance(value, dict) and len(value) == 1:
         ((key, arg),) = value.items()
         if key == "Ref":
