@@ -8,7 +8,6 @@ call and every failure, the app's own 5xx and 429 answers included.
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import select
@@ -19,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.wrappers import Response
-from werkzeug.wsgi import get_input_stream
 
 from local.serving import STOPPING, Reset
 
@@ -174,9 +172,6 @@ class FaultMiddleware:
         self.faults = FaultState()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
-        # The body is read first: a reset must not leave it unread, and the app reads it again from memory.
-        body = get_input_stream(environ, max_content_length=None).read()
-        environ["wsgi.input"] = io.BytesIO(body)
         faults, stopping = self.faults, environ[STOPPING]
         mode = faults.admit()
         if mode in ("down", "hang"):

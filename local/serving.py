@@ -40,7 +40,8 @@ class _Handler(WSGIRequestHandler):
     def run_wsgi(self) -> None:
         # Werkzeug's run_wsgi answers "Connection: close", then drains the socket, which on a kept-alive
         # connection would swallow the client's next request. Here the body is read whole first (bodies in
-        # the local stack are small), so the socket then stands exactly at the next request line.
+        # the local stack are small), so the socket then stands exactly at the next request line, and an app
+        # that resets or hangs (local/faults.py) never leaves a body unread.
         if self.headers.get("Expect", "").lower().strip() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         self.environ = environ = self.make_environ()
@@ -93,7 +94,7 @@ class _Handler(WSGIRequestHandler):
                 self.send_error(500)
 
     def log_request(self, *args: Any) -> None:
-        pass  # request lines carry webhook paths, i.e. secrets
+        """Not logged: request lines carry webhook paths, i.e. secrets."""
 
     def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
         self.close_connection = True
